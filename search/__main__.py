@@ -1,0 +1,5 @@
+"""``python -m search``"""
+
+from .cli import main
+
+main()

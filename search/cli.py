@@ -1,0 +1,197 @@
+"""The ``search`` command: a thin layer over the Python API in ``search.api``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import typer
+
+from . import api
+from .errors import ExitCode, InputError, SearchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Bilingual (English + Russian) passage search with cross-language lookup.\n\n"
+         "Example: search index seeds/ && search query Rosoboronexport",
+)
+
+
+class LangChoice(str, Enum):
+    en = "en"
+    ru = "ru"
+
+
+def _say(message: str) -> None:
+    typer.echo(f"search: {message}", err=True)
+
+
+def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Report a SearchError as one line on stderr and exit with its code."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SearchError as error:
+            _say(str(error))
+            raise typer.Exit(error.exit_code) from None
+
+    return run
+
+
+def _index_option() -> Any:
+    return typer.Option(None, "--index", "-i", metavar="DIR",
+                        help="Index folder. Default: $SEARCH_INDEX, or index/ in the current folder.")
+
+
+def _build(paths: list[str], index: str | None, rebuild: bool = False) -> api.Report:
+    """Index, with a progress bar when stderr is a terminal."""
+    ix = api.Index(index)
+    bar: Any = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        if sys.stderr.isatty():
+            bar = typer.progressbar(length=total, label="indexing", file=sys.stderr)
+            bar.__enter__()
+
+    try:
+        report = ix.update(paths, rebuild=rebuild, on_start=start, warn=_say,
+                           progress=lambda n: bar and bar.update(n))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _say(f"indexed {report.indexed}, updated {report.updated}, unchanged {report.unchanged}, "
+         f"removed {report.removed}, skipped {len(report.skipped)} files; {report.passages} new passages "
+         f"in {ix.store.path}")
+    return report
+
+
+@app.command("index")
+@_handled
+def index_command(
+    paths: Optional[list[str]] = typer.Argument(
+        None, metavar="[PATH]...",
+        help="Files and folders to index (.txt, .md, .html, .htm; folders recursively). Default: seeds/",
+    ),
+    index: Optional[str] = _index_option(),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Start afresh instead of updating."),
+) -> None:
+    """Index files, or bring the index in sync with them.
+
+    New and changed files are indexed, files gone from PATH are removed, unchanged
+    files are skipped, files indexed from other paths stay.
+
+    Example: search index seeds/ notes/ --index /tmp/ix
+    """
+    _build(paths or api.DEFAULT_SOURCES, index, rebuild)
+
+
+@app.command("query")
+@_handled
+def query_command(
+    text: Optional[str] = typer.Argument(
+        None, metavar="[TEXT]",
+        help='The query: words, "exact phrase", AND / OR / NOT, -word, =exact, prefix*, lang:ru.',
+    ),
+    index: Optional[str] = _index_option(),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, help="Hits per query, at least 1."),
+    lang: Optional[LangChoice] = typer.Option(None, "--lang", "-l", help="Only passages in this language."),
+    json_output: bool = typer.Option(False, "--json", help="JSON Lines: one object per hit."),
+    batch: Optional[str] = typer.Option(
+        None, "--batch", "-b", metavar="FILE",
+        help="Run one query per line, written ID<TAB>QUERY ('-' reads stdin); "
+             "each JSON hit carries its qid.",
+    ),
+    no_cross: bool = typer.Option(False, "--no-cross", help="Search the literal query only: no translation."),
+    explain: bool = typer.Option(False, "--explain", help="Show on stderr how the query was expanded."),
+) -> None:
+    """Rank passages in both languages against a query in English or Russian.
+
+    Exit status as grep: 0 if anything was found, 1 if nothing was, 2 on an error.
+
+    Examples:
+      search query Rosoboronexport
+      search query "противовоздушная оборона" --lang en --explain
+      search query '"military cooperation"' --json --limit 3
+      printf 'q1\\tShoigu\\n' | search query --batch - --json
+    """
+    if (text is None) == (batch is None):
+        raise InputError("give either a query TEXT or --batch FILE")
+    queries = list(_read_batch(batch)) if batch is not None else [(None, text or "")]
+    if api.default_index_missing(index):
+        _say(f"no index yet; building it from {' '.join(api.DEFAULT_SOURCES)}/ first")
+        _build(api.DEFAULT_SOURCES, index)
+    from . import output
+
+    colour = output.use_colour(sys.stdout)
+    found = False
+    ix = api.Index.open(index)
+    for qid, query in queries:
+        results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
+        found = found or bool(results.hits)
+        if explain:
+            output.explain(results.expanded, results.dense)
+        if qid is not None and not json_output:
+            typer.echo(f"# {qid}: {query}")
+        for hit in results.hits:
+            typer.echo(output.json_line(hit, qid) if json_output else output.text_block(hit, colour))
+    raise typer.Exit(ExitCode.OK if found else ExitCode.NO_HITS)
+
+
+def _read_batch(path: str) -> Iterator[tuple[str, str]]:
+    try:
+        content = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"cannot read batch file {path}: {reason}") from None
+    for number, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        qid, tab, query = line.partition("\t")
+        if not tab:
+            raise InputError(f"{path}:{number}: expected ID<TAB>QUERY")
+        yield qid.strip(), query
+
+
+@app.command("stats")
+@_handled
+def stats_command(
+    index: Optional[str] = _index_option(),
+    json_output: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Documents, passages per language, size and last update of an index.
+
+    Example: search stats --json
+    """
+    stats = api.Index.open(index).stats().to_json()
+    if json_output:
+        typer.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    for key, value in stats.items():
+        typer.echo(f"{key}: {value}")
+
+
+def main() -> None:
+    """Entry point. An unexpected error is still one line (SEARCH_DEBUG=1 shows the traceback)."""
+    logging.basicConfig(format="search: %(message)s", level=logging.WARNING)
+    try:
+        app()
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("SEARCH_DEBUG"):
+            raise
+        _say(f"internal error: {type(error).__name__}: {error} (SEARCH_DEBUG=1 shows details)")
+        sys.exit(ExitCode.ERROR)

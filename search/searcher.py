@@ -1,0 +1,126 @@
+"""Query -> ranked passages: lexical BM25F (with cross-language expansion) fused
+with dense cross-lingual vectors.
+
+A natural-language query (plain words) is run both ways and the two rankings
+are fused: the lexical score normalised by the best lexical score, plus the
+cosine similarity of the query and passage vectors. Passages found only by
+vectors must pass a similarity floor, so nonsense still finds nothing. Queries
+with operators, phrases, =exact words or prefixes are lexical only, so their
+logic holds exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from . import embeddings, vectors
+from .errors import InputError
+from .highlight import Span, matched_spans
+from .languages import Lang, lexicon
+from .query.compile import compile_query
+from .query.parser import Node, Or, Term, parse
+from .query.translate import Expanded, expansions, translate
+from .store import PASSAGE, Store
+
+LEXICAL_CANDIDATES = 100
+DENSE_CANDIDATES = 100
+DENSE_WEIGHT = 0.5
+DENSE_FLOOR = 0.35
+"""Cosine below which a passage found only by its vector is not a hit."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage."""
+
+    rank: int
+    score: float
+    doc: str
+    passage: int
+    lang: Lang
+    text: str
+    start: int
+    end: int
+    highlights: tuple[Span, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc,
+                "passage": self.passage, "lang": self.lang, "text": self.text,
+                "start": self.start, "end": self.end,
+                "highlights": [list(span) for span in self.highlights]}
+
+
+@dataclass(frozen=True)
+class Results:
+    """The hits of one query, and how the query was expanded."""
+
+    query: str
+    hits: list[Hit]
+    expanded: list[Expanded] = field(default_factory=list)
+    dense: bool = False
+
+
+def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None,
+           cross: bool = True) -> Results:
+    """Run one query against the index at ``store``."""
+    if limit < 1:
+        raise InputError("--limit must be at least 1")
+    parsed = parse(text)
+    if parsed.root is None:
+        raise InputError("empty query: give at least one word to search for")
+    lang = lang or parsed.lang
+    root: Node = parsed.root
+    if cross:
+        root = translate(root, lexicon.cached(str(store.path)))
+    whoosh_query = compile_query(root)
+    natural = cross and _is_natural(root)
+    passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
+    with store.searcher() as searcher:
+        results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages)
+        lexical = {hit.docnum: hit.score for hit in results}
+        scores = _normalised(lexical)
+        if natural:
+            _fuse_dense(scores, lexical, store, searcher, text, lang)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        terms = whoosh_query.all_terms()
+        hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
+                for rank, (docnum, score) in enumerate(ranked, 1)]
+    return Results(text, hits, expansions(root), natural)
+
+
+def _is_natural(node: Node) -> bool:
+    """Plain words only (perhaps expanded): the query a person types into a search box."""
+    if isinstance(node, Expanded):
+        return node.literal is None or _is_natural(node.literal)
+    if isinstance(node, Term):
+        return not node.exact and not node.prefix
+    return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
+
+
+def _normalised(lexical: dict[int, float]) -> dict[int, float]:
+    best = max(lexical.values(), default=0.0) or 1.0
+    return {docnum: score / best for docnum, score in lexical.items()}
+
+
+def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher,
+                text: str, lang: Lang | None) -> None:
+    """Add vector similarity to every candidate; admit vector-only candidates above the floor."""
+    matrix = vectors.for_searcher(store, searcher)
+    if not len(matrix.langs):
+        return
+    query_vector = embeddings.encode([text])[0]
+    similarity = dict(matrix.nearest(query_vector, DENSE_CANDIDATES, lang))
+    for docnum in lexical:
+        similarity.setdefault(docnum, float(matrix.matrix[docnum] @ query_vector))
+    for docnum, cosine in similarity.items():
+        if docnum in lexical or cosine >= DENSE_FLOOR:
+            scores[docnum] = scores.get(docnum, 0.0) + DENSE_WEIGHT * cosine
+
+
+def _hit(rank: int, docnum: int, score: float, stored: dict, terms) -> Hit:
+    return Hit(rank=rank, score=score, doc=stored["doc"], passage=stored["passage"],
+               lang=stored["lang"], text=stored["text"], start=stored["start"], end=stored["end"],
+               highlights=tuple(matched_spans(stored["text"], terms)))
+
