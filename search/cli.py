@@ -141,7 +141,8 @@ def query_command(
         results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
         found = found or bool(results.hits)
         if explain:
-            output.explain(results.expanded, results.dense)
+            for line in output.explain(results.expanded, results.dense):
+                typer.echo(line, err=True)
         if qid is not None and not json_output:
             typer.echo(f"# {qid}: {query}")
         for hit in results.hits:

@@ -19,7 +19,8 @@ from . import embeddings, vectors
 from .analysis import PreAnalysed, analyse
 from .passages import Passage, split_passages
 from .sources import Document, SourceFile, Undecodable, discover, read, root_key
-from .store import FILE, PASSAGE, Store
+from .languages import lexicon
+from .store import FILE, PASSAGE, Store, Writing
 
 BATCH_PASSAGES = 512
 """Passages analysed and embedded together (embeddings are much faster in batches)."""
@@ -55,9 +56,9 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False,
     store.create()
     report = Report()
     roots = [root_key(path) for path in paths]
-    with store.writer(clear=rebuild) as writer:
-        known = {} if rebuild else _file_records(writer)
-        batch = _Batch(writer, report)
+    with store.writing(clear=rebuild) as writing:
+        known = {} if rebuild else _file_records(writing.writer)
+        batch = _Batch(writing, report)
         for source in sources:
             _sync_file(source, known.get(source.key), batch, report, warn)
             if progress:
@@ -66,10 +67,12 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False,
         seen = {source.key for source in sources}
         for key in known.keys() - seen:
             if any(key == root or key.startswith(root + os.sep) for root in roots):
-                writer.delete_by_term("key", key)
+                writing.writer.delete_by_term("key", key)
+                writing.changed = True
                 report.removed += 1
     with store.searcher() as searcher:
         vectors.for_searcher(store, searcher)
+    lexicon.load(store.path)
     return report
 
 
@@ -91,14 +94,15 @@ def _sync_file(source: SourceFile, record: dict | None, batch: "_Batch", report:
         if warn:
             warn(f"skipped {source.path}: {reason}")
         if record:
-            batch.writer.delete_by_term("key", source.key)
+            batch.delete(source.key)
         return
     if record and record["stamp"][2] == document.sha1:
-        batch.writer.update_document(**_file_record(document, record["stamp"][4]))
+        batch.writing.writer.update_document(**_file_record(document, record["stamp"][4]))
+        batch.writing.changed = True
         report.unchanged += 1
         return
     if record:
-        batch.writer.delete_by_term("key", source.key)
+        batch.delete(source.key)
         report.updated += 1
     else:
         report.indexed += 1
@@ -119,11 +123,15 @@ def _file_record(document: Document, passages: int) -> dict:
 class _Batch:
     """Documents waiting to be analysed, embedded and added together."""
 
-    def __init__(self, writer: IndexWriter, report: Report) -> None:
-        self.writer = writer
+    def __init__(self, writing: Writing, report: Report) -> None:
+        self.writing = writing
         self.report = report
         self.pending: list[Document] = []
         self.size = 0
+
+    def delete(self, key: str) -> None:
+        self.writing.writer.delete_by_term("key", key)
+        self.writing.changed = True
 
     def add(self, document: Document) -> None:
         self.pending.append(document)
@@ -135,11 +143,13 @@ class _Batch:
         documents = [(document, split_passages(document.text)) for document in self.pending]
         texts = [passage.text for _, passages in documents for passage in passages]
         rows = iter(embeddings.encode(texts))
+        writer = self.writing.writer
         for document, passages in documents:
-            self.writer.add_document(**_file_record(document, len(passages)))
+            writer.add_document(**_file_record(document, len(passages)))
             for passage, vector in zip(passages, rows):
-                self.writer.add_document(**_passage_record(document, passage, vector))
+                writer.add_document(**_passage_record(document, passage, vector))
             self.report.passages += len(passages)
+            self.writing.changed = True
         self.pending, self.size = [], 0
 
 

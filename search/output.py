@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import TextIO
 
 from .highlight import Span
@@ -48,11 +47,11 @@ def _marked(text: str, spans: tuple[Span, ...], colour: bool) -> str:
     return "".join(out)
 
 
-def explain(expanded: list[Expanded], dense: bool, stream: TextIO = sys.stderr) -> None:
+def explain(expanded: list[Expanded], dense: bool) -> list[str]:
     """How the query was expanded: each alternative and where it came from."""
-    if not expanded:
-        print("explain: no cross-language alternatives", file=stream)
+    lines = [] if expanded else ["explain: no cross-language alternatives"]
     for item in expanded:
         alternatives = ", ".join(f"{alt.text} ({alt.origin}, {alt.weight:.2f})" for alt in item.alternatives)
-        print(f"explain: {item.source} -> {alternatives}", file=stream)
-    print(f"explain: passage vectors {'fused' if dense else 'not used'}", file=stream)
+        lines.append(f"explain: {item.source} -> {alternatives}")
+    lines.append(f"explain: passage vectors {'fused' if dense else 'not used'}")
+    return lines

@@ -78,7 +78,10 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
     natural = cross and _is_natural(root)
     passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
     with store.searcher() as searcher:
-        results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages)
+        # optimize=False: whoosh 2.7's block-quality skipping can loop forever on
+        # an Or of boosted terms (seen with body + exact^0.2 over a few thousand passages).
+        results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages,
+                                  optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
         scores = _normalised(lexical)
         if natural:

@@ -118,16 +118,17 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """UTF-16 without a BOM shows NUL in every other byte of ASCII and Cyrillic text."""
+    """UTF-16 without a BOM: every other byte is a high byte, 0x00 (Latin) or 0x04 (Cyrillic)."""
     sample = data[:4096]
-    if len(sample) < 4:
+    if len(sample) < 4 or len(data) % 2:
         return None
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    half = len(sample) // 2
-    if odd > 0.4 * half and even < 0.05 * half:
-        return "utf-16-le"
-    if even > 0.4 * half and odd < 0.05 * half:
-        return "utf-16-be"
+    for high, encoding in ((sample[1::2], "utf-16-le"), (sample[0::2], "utf-16-be")):
+        if sum(high.count(b) for b in (0x00, 0x04, 0x20)) > 0.9 * len(high) and high.count(0x20) < len(high) / 2:
+            try:
+                data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return encoding
     return None
 
 
@@ -181,7 +182,7 @@ class _VisibleText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.hidden:
-            self.parts.append(re.sub(r"\s+", " ", data))
+            self.parts.append(re.sub(r"[ \t\r\n\f]+", " ", data))
 
 
 def html_to_text(html: str) -> str:

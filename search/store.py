@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -91,8 +92,8 @@ class Store:
             yield searcher
 
     @contextmanager
-    def writer(self, timeout: float = LOCK_TIMEOUT, clear: bool = False) -> Iterator[IndexWriter]:
-        """The index's only writer: committed on success, cancelled on any error.
+    def writing(self, timeout: float = LOCK_TIMEOUT, clear: bool = False) -> Iterator["Writing"]:
+        """The index's only writer: committed if anything changed, cancelled on any error.
 
         With ``clear``, the commit also drops everything committed before, so a
         rebuild replaces the old index atomically.
@@ -103,18 +104,30 @@ class Store:
         except LockError as error:
             raise IndexBusy(f"the index at {self.path} is being written by another process; "
                             f"gave up after {timeout:g} s") from error
+        writing = Writing(writer, changed=clear)
         try:
-            yield writer
+            yield writing
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(mergetype=_clear if clear else None)
+        if writing.changed:
+            writer.commit(mergetype=_clear if clear else None)
+        else:
+            writer.cancel()
 
     def generation(self) -> int:
         return self._open().latest_generation()
 
     def cache_path(self, name: str) -> Path:
         return self.path / name
+
+
+@dataclass
+class Writing:
+    """An open writer, and whether anything was written (nothing to commit otherwise)."""
+
+    writer: IndexWriter
+    changed: bool = False
 
 
 def _clear(writer: IndexWriter, segments: list) -> list:

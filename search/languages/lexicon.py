@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import gzip
 import itertools
+import logging
 import os
 import pickle
 import re
@@ -38,6 +39,7 @@ MAX_TRANSLATIONS = 6
 MAX_PHRASE_WORDS = 4
 
 Origin = Literal["dictionary", "glossary"]
+log = logging.getLogger("search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ def load(cache_dir: Path | None) -> Lexicon:
                 return lexicon
         except Exception:  # an unreadable cache is rebuilt
             pass
-    lexicon = compile_lexicon(DICTIONARY, GLOSSARY)
+    lexicon = _compiled(stamp)
     if cache:
         try:
             tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
@@ -119,6 +121,16 @@ def load(cache_dir: Path | None) -> Lexicon:
         except OSError:
             pass
     return lexicon
+
+
+@lru_cache(maxsize=2)
+def _compiled(stamp: tuple) -> Lexicon:
+    """Compile once per process and set of sources (the stamp), whatever the cache folder."""
+    if not dictionary_available(DICTIONARY):
+        log.warning("the Mueller dictionary is not installed (%s.index); cross-language lookup uses "
+                    "the glossary, names and embeddings only (Debian: apt-get install mueller7-dict)",
+                    DICTIONARY)
+    return compile_lexicon(DICTIONARY, GLOSSARY)
 
 
 def dictionary_available(dictionary: Path = DICTIONARY) -> bool:

@@ -1,0 +1,48 @@
+"""Shared fixtures: real data (the seeds, ../shared/corpora) and indexes built from it."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from search import Index
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+CORPORA = ROOT.parent / "shared" / "corpora"
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """An index of the five seed documents, built once (tests must not change it)."""
+    work = tmp_path_factory.mktemp("seeds")
+    shutil.copytree(SEEDS, work / "seeds")
+    index = Index(work / "index")
+    index.update([str(work / "seeds")])
+    return index
+
+
+def write_dictd(folder: Path, entries: dict[str, str]) -> Path:
+    """A dictd database (.index + .dict.dz) of headword -> entry body; returns its base path."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def b64(number: int) -> str:
+        digits = ""
+        while True:
+            digits = alphabet[number % 64] + digits
+            number //= 64
+            if not number:
+                return digits
+
+    data, lines = b"", []
+    for headword, body in entries.items():
+        chunk = f"{headword}\n{body}\n".encode()
+        lines.append(f"{headword}\t{b64(len(data))}\t{b64(len(chunk))}")
+        data += chunk
+    base = folder / "tiny"
+    base.with_suffix(".index").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base.with_suffix(".dict.dz").write_bytes(gzip.compress(data))
+    return base

@@ -1,0 +1,60 @@
+"""Analysis: words, Russian lemmas, English stems, exact forms and name keys."""
+
+from search.analysis import analyse, fold, name_keys, normal_forms, words
+
+
+def body_terms(text: str) -> set[str]:
+    return {term for term, _ in analyse(text)["body"]}
+
+
+def test_russian_inflections_share_a_lemma() -> None:
+    assert set(normal_forms("сотрудничеству")) & set(normal_forms("сотрудничества")) == {"сотрудничество"}
+    assert "оборона" in normal_forms("обороны")
+
+
+def test_every_normal_form_is_indexed_not_only_the_top_parse() -> None:
+    assert {"чжухай", "чжухая"} <= set(normal_forms("Чжухае"))
+    assert {"сталь", "стать"} <= set(normal_forms("стали"))
+
+
+def test_yo_is_folded_to_ye_in_every_field() -> None:
+    assert fold("Ещё") == "еще"
+    assert normal_forms("ещё") == normal_forms("еще")
+    assert all("ё" not in term for field in analyse("Её партнёрство").values() for term, _ in field)
+
+
+def test_english_words_are_stemmed() -> None:
+    assert normal_forms("licensing") == normal_forms("licenses") == ("licens",)
+    assert normal_forms("Russia's") == normal_forms("russia")
+
+
+def test_hyphenated_compounds_are_indexed_whole_and_as_parts() -> None:
+    parts = {*normal_forms("военно"), *normal_forms("технического")}
+    assert {"военно-технический", "технический"} | parts <= body_terms("военно-технического")
+    assert {"russia-china", "russia", "china"} <= body_terms("Russia-China")
+    compound, first, second = list(words("Russia-China"))
+    assert (compound.pos, first.pos, second.pos) == (0, 0, 1)
+
+
+def test_numbers_and_abbreviations_are_kept() -> None:
+    assert {"1949", "пво", "pla", "fsmtc"} <= body_terms("1949 ПВО PLA FSMTC")
+
+
+def test_each_word_is_analysed_by_its_own_script() -> None:
+    terms = body_terms("Airshow China в китайском Чжухае")
+    assert {"airshow", "china", "китайский", "чжухай"} <= terms
+
+
+def test_word_offsets_point_at_the_word() -> None:
+    text = "Китай проявил интерес к ПВО"
+    assert all(text[w.start:w.end] == w.text for w in words(text))
+
+
+def test_exact_field_keeps_surface_forms_with_positions() -> None:
+    assert analyse("Военного сотрудничества")["exact"] == (("военного", 0), ("сотрудничества", 1))
+
+
+def test_name_keys_are_indexed_for_capitalised_words_only() -> None:
+    keys = {term for term, _ in analyse("генеральный директор «Рособоронэкспорта»")["names"]}
+    assert keys == set(name_keys("Рособоронэкспорта"))
+    assert name_keys("Рособоронэкспорта") == name_keys("Rosoboronexport")

@@ -1,0 +1,99 @@
+"""Ranking on the seeds: BM25F over lemmas, phrases, filters, and cross-language hits."""
+
+import pytest
+
+from search import Index
+from search.errors import InputError
+
+
+def docs(index: Index, query: str, **options) -> list[str]:
+    return [hit.doc.rsplit("/", 1)[-1][:3] for hit in index.search(query, **options).hits]
+
+
+def test_rosoboronexport_lists_english_and_russian_passages(seeds_index: Index) -> None:
+    hits = seeds_index.search("Rosoboronexport").hits
+    assert {"000", "003", "002"} <= {hit.doc.rsplit("/", 1)[-1][:3] for hit in hits}
+    russian = [hit for hit in hits if hit.lang == "ru"]
+    assert russian and "Рособоронэкспорта" in russian[0].text
+
+
+def test_russian_inflection_finds_the_russian_seed(seeds_index: Index) -> None:
+    assert docs(seeds_index, "Рособоронэкспорта", lang="ru")[0] == "002"
+    hits = seeds_index.search("сотрудничеству", lang="ru", cross=False).hits
+    assert hits and all("сотрудничеств" in hit.text.lower() for hit in hits)
+
+
+def test_english_stems_match(seeds_index: Index) -> None:
+    hits = seeds_index.search("licensing", cross=False).hits
+    assert hits and all("licens" in hit.text.lower() for hit in hits)
+
+
+def test_phrase_returns_only_passages_with_the_phrase(seeds_index: Index) -> None:
+    hits = seeds_index.search('"military cooperation"').hits
+    assert len(hits) >= 3
+    assert all("military cooperation" in " ".join(hit.text.lower().split()) for hit in hits)
+
+
+def test_lang_filter_keeps_one_language(seeds_index: Index) -> None:
+    for lang in ("en", "ru"):
+        hits = seeds_index.search("China Китай", lang=lang).hits
+        assert hits and {hit.lang for hit in hits} == {lang}
+    assert {h.lang for h in seeds_index.search("lang:ru China").hits} == {"ru"}
+
+
+def test_scores_are_non_increasing_and_ranks_count_from_one(seeds_index: Index) -> None:
+    hits = seeds_index.search("military technical cooperation with China", limit=20).hits
+    assert [hit.rank for hit in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_long_natural_query_ranks_passages_matching_more_words_higher(seeds_index: Index) -> None:
+    query = "when did the Soviet Union establish diplomatic relations with the People's Republic of China"
+    hits = seeds_index.search(query, cross=False).hits
+    assert len(hits) == 10
+    assert "established diplomatic relations" in hits[0].text or "Diplomatic relations" in hits[0].text
+
+
+def test_boolean_operators(seeds_index: Index) -> None:
+    both = seeds_index.search("Putin AND Xi", cross=False, limit=50).hits
+    assert both and all("Putin" in h.text and "Xi" in h.text for h in both)
+    without = seeds_index.search("Putin NOT Xi", cross=False, limit=50).hits
+    assert without and all("Putin" in h.text and "Xi " not in h.text for h in without)
+
+
+def test_no_cross_searches_the_literal_query_only(seeds_index: Index) -> None:
+    assert {hit.lang for hit in seeds_index.search("Rosoboronexport", cross=False, limit=50).hits} == {"en"}
+
+
+def test_nonsense_finds_nothing(seeds_index: Index) -> None:
+    assert seeds_index.search("zzqqxx").hits == []
+
+
+def test_highlights_mark_matched_words(seeds_index: Index) -> None:
+    hit = seeds_index.search("Рособоронэкспорта", lang="ru").hits[0]
+    assert [hit.text[s:e] for s, e in hit.highlights] == ["Рособоронэкспорта"]
+
+
+def test_empty_query_and_bad_limit_are_input_errors(seeds_index: Index) -> None:
+    with pytest.raises(InputError):
+        seeds_index.search("  AND ")
+    with pytest.raises(InputError):
+        seeds_index.search("China", limit=0)
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("противовоздушная оборона", "air defense systems"),
+    ("Шойгу", "Shoigu"),
+    ("Медведев", "Medvedev"),
+    ("Си Цзиньпин", "Xi Jinping"),
+])
+def test_russian_queries_find_english_passages(seeds_index: Index, query: str, expected: str) -> None:
+    hits = seeds_index.search(query, lang="en").hits
+    assert any(expected in hit.text for hit in hits[:3]), [h.text[:60] for h in hits[:3]]
+
+
+def test_explanation_names_where_each_alternative_came_from(seeds_index: Index) -> None:
+    results = seeds_index.search("противовоздушная оборона Rosoboronexport")
+    origins = {alt.origin for item in results.expanded for alt in item.alternatives}
+    assert {"glossary", "names"} <= origins
+    assert results.dense
