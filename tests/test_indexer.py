@@ -64,12 +64,17 @@ def test_touched_but_identical_files_are_not_reindexed(tmp_path: Path, corpus: P
     assert index.update([str(corpus)]).unchanged == 2
 
 
-def test_documents_from_other_paths_stay(tmp_path: Path, corpus: Path) -> None:
-    index = Index(tmp_path / "ix")
-    index.update([str(corpus)])
+def _other_folder(tmp_path: Path) -> Path:
     other = tmp_path / "other"
     other.mkdir()
     (other / "d.txt").write_text("Delta from elsewhere.", encoding="utf-8")
+    return other
+
+
+def test_documents_from_other_paths_stay(tmp_path: Path, corpus: Path) -> None:
+    index = Index(tmp_path / "ix")
+    index.update([str(corpus)])
+    other = _other_folder(tmp_path)
     index.update([str(other)])
     assert texts(index, "Alpha") and texts(index, "Delta")
     assert index.stats().documents == 3
@@ -78,9 +83,7 @@ def test_documents_from_other_paths_stay(tmp_path: Path, corpus: Path) -> None:
 def test_rebuild_starts_afresh(tmp_path: Path, corpus: Path) -> None:
     index = Index(tmp_path / "ix")
     index.update([str(corpus)])
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "d.txt").write_text("Delta from elsewhere.", encoding="utf-8")
+    other = _other_folder(tmp_path)
     report = index.update([str(other)], rebuild=True)
     assert report.indexed == 1
     assert texts(index, "Alpha") == [] and texts(index, "Delta")
