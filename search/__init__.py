@@ -10,6 +10,6 @@ indexer/store; query (parser -> translate -> compile) -> searcher -> output.
 from .api import Index, Stats
 from .errors import ExitCode, SearchError
 from .indexer import Report
-from .searcher import Hit, Results
+from .searcher import Cross, Hit, Results
 
-__all__ = ["Index", "Stats", "Report", "Hit", "Results", "ExitCode", "SearchError"]
+__all__ = ["Index", "Stats", "Report", "Cross", "Hit", "Results", "ExitCode", "SearchError"]

@@ -19,7 +19,7 @@ from typing import Callable
 from .errors import IndexMissing
 from .indexer import Progress, Report, Warn, index_paths  # noqa: F401  (Report is API)
 from .languages import LANGS, Lang
-from .searcher import Results, search
+from .searcher import Cross, Results, search
 from .store import FILE, PASSAGE, Store, default_location
 
 DEFAULT_SOURCES = ["seeds"]
@@ -60,8 +60,9 @@ class Index:
         return None
 
     def search(self, query: str, *, limit: int = 10, lang: Lang | None = None,
-               cross: bool = True) -> Results:
-        """Ranked passages for a query; ``cross=False`` searches the literal query only."""
+               cross: bool | Cross = True) -> Results:
+        """Ranked passages for a query; ``cross=False`` searches the literal query only,
+        ``cross=Cross(names=False)`` leaves out one mechanism."""
         return search(self.store, query, limit=limit, lang=lang, cross=cross)
 
     def update(self, paths: list[str], *, rebuild: bool = False, progress: Progress | None = None,

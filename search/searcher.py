@@ -1,10 +1,13 @@
 """Query -> ranked passages: lexical BM25F (with cross-language expansion) fused
 with dense cross-lingual vectors.
 
-A natural-language query (plain words) is run both ways and the two rankings
-are fused: the lexical score normalised by the best lexical score, plus the
-cosine similarity of the query and passage vectors. Passages found only by
-vectors must pass a similarity floor, so nonsense still finds nothing. Queries
+A natural-language query (plain words) is run both ways and the two are fused:
+the BM25F score saturated into [0, 1) as s / (s + LEXICAL_HALF), plus
+DENSE_WEIGHT times the cosine similarity of the query and passage vectors
+(weights tuned on XQuAD-R: bench/xquad.py). The saturation keeps a weak
+lexical match weak, where normalising by the best score would make the best
+of a bad lot look perfect. Passages found only by vectors must pass a
+similarity floor, so nonsense still finds nothing. Queries
 with operators, phrases, =exact words or prefixes are lexical only, so their
 logic holds exactly.
 """
@@ -26,9 +29,26 @@ from .store import PASSAGE, Store
 
 LEXICAL_CANDIDATES = 100
 DENSE_CANDIDATES = 100
-DENSE_WEIGHT = 0.5
+LEXICAL_HALF = 20.0
+"""The BM25F score that counts as half a perfect lexical match."""
+DENSE_WEIGHT = 2.0
 DENSE_FLOOR = 0.35
 """Cosine below which a passage found only by its vector is not a hit."""
+
+
+@dataclass(frozen=True)
+class Cross:
+    """Which cross-language mechanisms a query uses (all by default)."""
+
+    lexicon: bool = True
+    names: bool = True
+    embeddings: bool = True
+
+    @classmethod
+    def of(cls, cross: "bool | Cross") -> "Cross":
+        if isinstance(cross, Cross):
+            return cross
+        return cls() if cross else cls(False, False, False)
 
 
 @dataclass(frozen=True)
@@ -63,8 +83,12 @@ class Results:
 
 
 def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None,
-           cross: bool = True) -> Results:
-    """Run one query against the index at ``store``."""
+           cross: bool | Cross = True) -> Results:
+    """Run one query against the index at ``store``.
+
+    ``cross``: True for every cross-language mechanism, False for the literal
+    query only, or a Cross choosing some of them.
+    """
     if limit < 1:
         raise InputError("--limit must be at least 1")
     parsed = parse(text)
@@ -72,18 +96,21 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         raise InputError("empty query: give at least one word to search for")
     lang = lang or parsed.lang
     root: Node = parsed.root
-    if cross:
-        root = translate(root, lexicon.cached(str(store.path)))
-    whoosh_query = compile_query(root)
-    natural = cross and _is_natural(root)
+    mechanisms = Cross.of(cross)
     passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
     with store.searcher() as searcher:
+        if mechanisms.lexicon or mechanisms.names:
+            root = translate(root, lexicon.cached(str(store.path)), use_lexicon=mechanisms.lexicon,
+                             use_names=mechanisms.names,
+                             indexed=lambda term: searcher.doc_frequency("body", term) > 0)
+        whoosh_query = compile_query(root)
+        natural = mechanisms.embeddings and _is_natural(root)
         # optimize=False: whoosh 2.7's block-quality skipping can loop forever on
         # an Or of boosted terms (seen with body + exact^0.2 over a few thousand passages).
         results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages,
                                   optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
-        scores = _normalised(lexical)
+        scores = {docnum: score / (score + LEXICAL_HALF) for docnum, score in lexical.items()}
         if natural:
             _fuse_dense(scores, lexical, store, searcher, text, lang)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
@@ -100,11 +127,6 @@ def _is_natural(node: Node) -> bool:
     if isinstance(node, Term):
         return not node.exact and not node.prefix
     return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
-
-
-def _normalised(lexical: dict[int, float]) -> dict[int, float]:
-    best = max(lexical.values(), default=0.0) or 1.0
-    return {docnum: score / best for docnum, score in lexical.items()}
 
 
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher,

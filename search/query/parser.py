@@ -22,6 +22,8 @@ from typing import Union
 from ..languages import Lang
 
 _HAS_WORD = re.compile(r"[^\W_]")
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+"""Quotes, question marks and the like around a word (and the = and * markers)."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class _Parser:
             return Phrase(phrase) if _HAS_WORD.search(phrase) else None
         exact = token.startswith("=")
         prefix = token.endswith("*")
-        word = token.strip("=*")
+        word = _EDGE_PUNCTUATION.sub("", token)
         if not _HAS_WORD.search(word):
             return None
         return Term(word, exact=exact, prefix=prefix and not exact)

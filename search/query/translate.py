@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from ..analysis import name_keys, words
+from ..analysis import name_keys, normal_forms, words
 from ..languages import Lang, english, other, russian, script_of
 from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
 from .parser import And, Node, Not, Or, Term
@@ -62,15 +62,25 @@ def is_stopword(word: str) -> bool:
     return (russian if script_of(word) == "ru" else english).is_stopword(word)
 
 
-def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None) -> Node:
-    """The query tree with every plain word expanded into its alternatives."""
-    return _Translator(lexicon, neighbours).node(node)
+def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None, *,
+              use_lexicon: bool = True, use_names: bool = True,
+              indexed: Callable[[str], bool] | None = None) -> Node:
+    """The query tree with every plain word expanded into its alternatives.
+
+    ``indexed`` tells whether a ``body`` term occurs in the index: translations
+    that cannot match are dropped and their weight goes to those that can.
+    """
+    return _Translator(lexicon, neighbours, use_lexicon, use_names, indexed).node(node)
 
 
 class _Translator:
-    def __init__(self, lexicon: Lexicon, neighbours: Neighbours | None) -> None:
+    def __init__(self, lexicon: Lexicon, neighbours: Neighbours | None, use_lexicon: bool,
+                 use_names: bool, indexed: Callable[[str], bool] | None) -> None:
         self.lexicon = lexicon
         self.neighbours = neighbours
+        self.use_lexicon = use_lexicon
+        self.use_names = use_names
+        self.indexed = indexed
 
     def node(self, node: Node) -> Node:
         if isinstance(node, Term):
@@ -107,7 +117,7 @@ class _Translator:
                 continue
             texts = [item.text for item in run]  # type: ignore[union-attr]
             lang = script_of(" ".join(texts))
-            if lang and all(script_of(t) == lang for t in texts):
+            if self.use_lexicon and lang and all(script_of(t) == lang for t in texts):
                 found = self.lexicon.lookup(texts, lang)
                 if found:
                     return length, tuple(self.from_lexicon(found, other(lang)))
@@ -122,19 +132,27 @@ class _Translator:
             return term
         parts = [w.text for w in words(term.text) if "-" not in w.text] or [term.text]
         found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
-        if translate_words:
+        if translate_words and self.use_lexicon:
             alternatives.extend(self.from_lexicon(found, other(lang)))
             if not found and self.neighbours:
                 alternatives.extend(
                     Alternative((word,), other(lang), TRANSLATION_WEIGHT * weight, "embeddings")
                     for word, weight in self.neighbours(term.text, lang)
                 )
-        if not found or term.text[0].isupper():  # dictionary words are rarely names
+        if self.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
             alternatives.extend(Alternative((key,), None, NAME_WEIGHT, "names") for key in name_keys(term.text))
         return Expanded(term.text, term, tuple(alternatives)) if alternatives else term
 
     def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
-        return [Alternative(t.words, lang, TRANSLATION_WEIGHT * t.weight, t.origin) for t in found]
+        """Translations that can match in the index, their weights renormalised to sum to one."""
+        if self.indexed:
+            found = tuple(t for t in found if all(self.occurs(word) for word in t.words))
+        total = sum(t.weight for t in found) or 1.0
+        return [Alternative(t.words, lang, TRANSLATION_WEIGHT * t.weight / total, t.origin) for t in found]
+
+    def occurs(self, word: str) -> bool:
+        assert self.indexed is not None
+        return any(self.indexed(form) for form in normal_forms(word))
 
 
 def _plain(node: Node) -> bool:
