@@ -71,7 +71,7 @@ def main() -> None:
             (work / "docs" / lang / name).write_text(text, encoding="utf-8")
     index = Index(work / "index")
     started = time.perf_counter()
-    report = index.update([str(work / "docs")])
+    report = index.update([str(work / "docs")], rebuild=True)
     print(f"indexed {report.indexed} files, {report.passages} passages in {time.perf_counter() - started:.1f} s")
     table = []
     for source in ("en", "ru"):

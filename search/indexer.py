@@ -17,7 +17,7 @@ from whoosh.writing import IndexWriter
 
 from . import embeddings, vectors
 from .analysis import PreAnalysed, analyse
-from .passages import Passage, split_passages
+from .passages import Passage, sentences, split_passages
 from .sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .languages import lexicon
 from .store import FILE, PASSAGE, Store, Writing
@@ -141,16 +141,23 @@ class _Batch:
 
     def flush(self) -> None:
         documents = [(document, split_passages(document.text)) for document in self.pending]
-        texts = [passage.text for _, passages in documents for passage in passages]
-        rows = iter(embeddings.encode(texts))
+        # Each passage is embedded whole and, when it has several sentences, sentence by sentence.
+        groups = [[p.text] + _several(sentences(p.text)) for _, passages in documents for p in passages]
+        rows = embeddings.encode([text for group in groups for text in group])
+        offsets = np.cumsum([0] + [len(group) for group in groups])
+        vectors = iter(rows[a:b] for a, b in zip(offsets, offsets[1:]))
         writer = self.writing.writer
         for document, passages in documents:
             writer.add_document(**_file_record(document, len(passages)))
-            for passage, vector in zip(passages, rows):
+            for passage, vector in zip(passages, vectors):
                 writer.add_document(**_passage_record(document, passage, vector))
             self.report.passages += len(passages)
             self.writing.changed = True
         self.pending, self.size = [], 0
+
+
+def _several(items: list[str]) -> list[str]:
+    return items if len(items) > 1 else []
 
 
 def _passage_record(document: Document, passage: Passage, vector: np.ndarray) -> dict:

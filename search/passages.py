@@ -53,6 +53,11 @@ def split_passages(text: str) -> list[Passage]:
     return passages
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a passage (for sentence-level vectors)."""
+    return [text[a:b] for a, b in (_strip(text, *span) for span in _sentences(text, 0, len(text))) if a < b]
+
+
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
     start = 0
     for match in _PARAGRAPH_BREAK.finditer(text):

@@ -2,12 +2,13 @@
 with dense cross-lingual vectors.
 
 A natural-language query (plain words) is run both ways and the two are fused:
-the BM25F score saturated into [0, 1) as s / (s + LEXICAL_HALF), plus
-DENSE_WEIGHT times the cosine similarity of the query and passage vectors
+the BM25F score saturated into [0, 1) as s / (s + LEXICAL_HALF * n), n the
+query's content words, plus DENSE_WEIGHT times the similarity of the query and
+passage vectors, less for queries of fewer than DENSE_FULL_WORDS content words
 (weights tuned on XQuAD-R: bench/xquad.py). The saturation keeps a weak
 lexical match weak, where normalising by the best score would make the best
 of a bad lot look perfect. Passages found only by vectors must pass a
-similarity floor, so nonsense still finds nothing. Queries
+similarity floor when nothing matches lexically, so nonsense still finds nothing. Queries
 with operators, phrases, =exact words or prefixes are lexical only, so their
 logic holds exactly.
 """
@@ -24,16 +25,23 @@ from .highlight import Span, matched_spans
 from .languages import Lang, lexicon
 from .query.compile import compile_query
 from .query.parser import Node, Or, Term, parse
-from .query.translate import Expanded, expansions, translate
+from .query.translate import Expanded, expansions, is_stopword, translate
+from .analysis import words
 from .store import PASSAGE, Store
 
 LEXICAL_CANDIDATES = 100
 DENSE_CANDIDATES = 100
-LEXICAL_HALF = 20.0
-"""The BM25F score that counts as half a perfect lexical match."""
+LEXICAL_HALF = 10.0
+"""The BM25F score, per content word of the query, that counts as half a perfect match."""
 DENSE_WEIGHT = 2.0
-DENSE_FLOOR = 0.35
-"""Cosine below which a passage found only by its vector is not a hit."""
+DENSE_FULL_WORDS = 3
+"""A sentence encoder needs a sentence: queries of fewer content words weigh vectors less,
+and a one-word query not at all (its vector says little; its translations say more)."""
+DENSE_FLOOR = 0.3
+"""When no passage matches lexically, the similarity a passage needs to be a hit at all
+(nonsense scores about 0.25 on XQuAD-R; real questions 0.3 and more)."""
+DENSE_FLOOR_BESIDE_LEXICAL = 0.2
+"""The similarity a passage found only by its vector needs beside lexical hits."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +118,12 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages,
                                   optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
-        scores = {docnum: score / (score + LEXICAL_HALF) for docnum, score in lexical.items()}
-        if natural:
-            _fuse_dense(scores, lexical, store, searcher, text, lang)
+        length = _content_words(text)
+        half = LEXICAL_HALF * length
+        scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
+        weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
+        if natural and weight > 0:
+            _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
@@ -129,19 +140,24 @@ def _is_natural(node: Node) -> bool:
     return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
 
 
+def _content_words(text: str) -> int:
+    return max(1, sum(1 for word in words(text) if not is_stopword(word.text)))
+
+
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher,
-                text: str, lang: Lang | None) -> None:
-    """Add vector similarity to every candidate; admit vector-only candidates above the floor."""
-    matrix = vectors.for_searcher(store, searcher)
-    if not len(matrix.langs):
+                text: str, lang: Lang | None, weight: float) -> None:
+    """Add vector similarity to every candidate, and admit the nearest passages by vector."""
+    passage_vectors = vectors.for_searcher(store, searcher)
+    if not len(passage_vectors.langs):
         return
-    query_vector = embeddings.encode([text])[0]
-    similarity = dict(matrix.nearest(query_vector, DENSE_CANDIDATES, lang))
+    similarities = passage_vectors.similarities(embeddings.encode([text])[0])
+    similarity = passage_vectors.nearest(similarities, DENSE_CANDIDATES, lang)
     for docnum in lexical:
-        similarity.setdefault(docnum, float(matrix.matrix[docnum] @ query_vector))
+        similarity.setdefault(docnum, float(similarities[docnum]))
+    floor = DENSE_FLOOR_BESIDE_LEXICAL if lexical else DENSE_FLOOR
     for docnum, cosine in similarity.items():
-        if docnum in lexical or cosine >= DENSE_FLOOR:
-            scores[docnum] = scores.get(docnum, 0.0) + DENSE_WEIGHT * cosine
+        if docnum in lexical or cosine >= floor:
+            scores[docnum] = scores.get(docnum, 0.0) + weight * cosine
 
 
 def _hit(rank: int, docnum: int, score: float, stored: dict, terms) -> Hit:
