@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from whoosh.writing import IndexWriter
 
-from . import embeddings, vectors
+from . import embeddings, vectors, vocabulary
 from .analysis import PreAnalysed, analyse
 from .passages import Passage, sentences, split_passages
 from .sources import Document, SourceFile, Undecodable, discover, read, root_key
@@ -72,6 +72,8 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False,
                 report.removed += 1
     with store.searcher() as searcher:
         vectors.for_searcher(store, searcher)
+        if writing.changed:
+            vocabulary.refresh(store, searcher)
     lexicon.load(store.path)
     return report
 

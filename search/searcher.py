@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from whoosh import query as wq
 
-from . import embeddings, vectors
+from . import embeddings, vectors, vocabulary
 from .errors import InputError
 from .highlight import Span, matched_spans
 from .languages import Lang, lexicon
 from .query.compile import compile_query
 from .query.parser import Node, Or, Term, parse
-from .query.translate import Expanded, expansions, is_stopword, translate
+from .query.translate import Expanded, Neighbours, expansions, is_stopword, translate
 from .analysis import words
 from .store import PASSAGE, Store
 
@@ -106,11 +107,13 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
     root: Node = parsed.root
     mechanisms = Cross.of(cross)
     passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
+    query_vector = embeddings.encode([text])[0] if mechanisms.embeddings else None
     with store.searcher() as searcher:
-        if mechanisms.lexicon or mechanisms.names:
+        if mechanisms.lexicon or mechanisms.names or mechanisms.embeddings:
             root = translate(root, lexicon.cached(str(store.path)), use_lexicon=mechanisms.lexicon,
                              use_names=mechanisms.names,
-                             indexed=lambda term: searcher.doc_frequency("body", term) > 0)
+                             indexed=lambda term: searcher.doc_frequency("body", term) > 0,
+                             neighbours=_neighbours(store) if mechanisms.embeddings else None)
         whoosh_query = compile_query(root)
         natural = mechanisms.embeddings and _is_natural(root)
         # optimize=False: whoosh 2.7's block-quality skipping can loop forever on
@@ -123,7 +126,7 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
         if natural and weight > 0:
-            _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
+            _fuse_dense(scores, lexical, store, searcher, query_vector, lang, weight)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
@@ -140,17 +143,21 @@ def _is_natural(node: Node) -> bool:
     return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
 
 
+def _neighbours(store: Store) -> Neighbours:
+    return lambda word, lang: vocabulary.neighbours(store, word, lang)
+
+
 def _content_words(text: str) -> int:
     return max(1, sum(1 for word in words(text) if not is_stopword(word.text)))
 
 
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher,
-                text: str, lang: Lang | None, weight: float) -> None:
+                query_vector: np.ndarray, lang: Lang | None, weight: float) -> None:
     """Add vector similarity to every candidate, and admit the nearest passages by vector."""
     passage_vectors = vectors.for_searcher(store, searcher)
     if not len(passage_vectors.langs):
         return
-    similarities = passage_vectors.similarities(embeddings.encode([text])[0])
+    similarities = passage_vectors.similarities(query_vector)
     similarity = passage_vectors.nearest(similarities, DENSE_CANDIDATES, lang)
     for docnum in lexical:
         similarity.setdefault(docnum, float(similarities[docnum]))

@@ -58,6 +58,7 @@ Neighbours = Callable[[str, Lang], list[tuple[str, float]]]
 """Given a word and its language, similar words of the other language with weights."""
 
 
+
 def is_stopword(word: str) -> bool:
     return (russian if script_of(word) == "ru" else english).is_stopword(word)
 
@@ -134,11 +135,11 @@ class _Translator:
         found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
         if translate_words and self.use_lexicon:
             alternatives.extend(self.from_lexicon(found, other(lang)))
-            if not found and self.neighbours:
-                alternatives.extend(
-                    Alternative((word,), other(lang), TRANSLATION_WEIGHT * weight, "embeddings")
-                    for word, weight in self.neighbours(term.text, lang)
-                )
+        if translate_words and self.neighbours and not found:
+            alternatives.extend(
+                Alternative((word,), other(lang), TRANSLATION_WEIGHT * weight, "embeddings")
+                for word, weight in self.neighbours(term.text, lang)
+            )
         if self.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
             alternatives.extend(Alternative((key,), None, NAME_WEIGHT, "names") for key in name_keys(term.text))
         return Expanded(term.text, term, tuple(alternatives)) if alternatives else term

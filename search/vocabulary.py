@@ -1,0 +1,115 @@
+"""Word vectors of the index's own vocabulary, to translate words the lexicon lacks.
+
+For each language, the most frequent indexed word forms are embedded with the
+sentence encoder; a query word with no dictionary or glossary translation is
+embedded too, and its nearest neighbours among the other language's words
+become its translations (immunodeficiency -> иммунодефицит, Warsaw -> Варшава).
+Only close neighbours count: below NEIGHBOUR_FLOOR the encoder's word
+similarities are mostly noise.
+
+The vectors are kept beside the index and refreshed after each indexing run,
+re-embedding only words not seen before. A stale vocabulary is harmless: a
+neighbour that no longer occurs in the index simply matches nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from whoosh.searching import Searcher
+
+from . import embeddings
+from .analysis import normal_forms
+from .languages import LANGS, Lang, other, script_of
+from .store import Store
+
+MAX_WORDS = 30_000
+"""Per language: the most frequent word forms are embedded."""
+MIN_LENGTH = 3
+NEIGHBOURS = 3
+NEIGHBOUR_FLOOR = 0.7
+"""Cosine a neighbour needs (on XQuAD-R: cognates score 0.7-0.9, unrelated words up to 0.65;
+a lower floor gains little on bench/xquad.py and admits noise such as Шойгу -> Sochi)."""
+
+
+def refresh(store: Store, searcher: Searcher) -> None:
+    """Bring the vocabulary vectors in line with the index, embedding only new words."""
+    frequent = _frequent_words(searcher)
+    for lang in LANGS:
+        old = _load(store.path, lang)
+        known = dict(zip(old[0], old[1])) if old else {}
+        words = frequent[lang]
+        new = [word for word in words if word not in known]
+        vectors = dict(zip(new, embeddings.encode(new))) if new else {}
+        matrix = np.array([known[w] if w in known else vectors[w] for w in words], dtype=np.float16)
+        _save(store.path, lang, words, matrix.reshape(len(words), embeddings.DIM))
+
+
+def neighbours(store: Store, word: str, lang: Lang) -> list[tuple[str, float]]:
+    """Words of the other language close to ``word``, with weights summing to one."""
+    vocabulary = _cached(str(store.path), other(lang), _stamp(store.path, other(lang)))
+    if vocabulary is None or not len(vocabulary[0]):
+        return []
+    words, matrix = vocabulary
+    similarities = matrix @ embeddings.encode([word])[0].astype(np.float16)
+    best: dict[str, float] = {}
+    for i in np.argsort(-similarities)[: NEIGHBOURS * 4]:
+        if similarities[i] < NEIGHBOUR_FLOOR or len(best) == NEIGHBOURS:
+            break
+        best.setdefault(normal_forms(words[i])[0], float(similarities[i]))
+    total = sum(best.values())
+    return [(lemma, similarity / total) for lemma, similarity in best.items()]
+
+
+def _frequent_words(searcher: Searcher) -> dict[Lang, list[str]]:
+    counts: dict[Lang, list[tuple[int, str]]] = {lang: [] for lang in LANGS}
+    for term, info in searcher.reader().iter_field("exact"):
+        word = term.decode("utf-8") if isinstance(term, bytes) else term
+        lang = script_of(word)
+        if lang and len(word) >= MIN_LENGTH and word.isalpha():
+            counts[lang].append((info.doc_frequency(), word))
+    return {lang: [w for _, w in sorted(pairs, key=lambda p: (-p[0], p[1]))[:MAX_WORDS]]
+            for lang, pairs in counts.items()}
+
+
+def _paths(folder: Path, lang: Lang) -> tuple[Path, Path]:
+    return folder / f"vocabulary-{lang}.json", folder / f"vocabulary-{lang}.npy"
+
+
+def _stamp(folder: Path, lang: Lang) -> int:
+    try:
+        return _paths(folder, lang)[1].stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _load(folder: Path, lang: Lang) -> tuple[list[str], np.ndarray] | None:
+    words_path, matrix_path = _paths(folder, lang)
+    try:
+        words = json.loads(words_path.read_text(encoding="utf-8"))
+        matrix = np.load(matrix_path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return (words, matrix) if len(words) == len(matrix) else None
+
+
+@lru_cache(maxsize=4)
+def _cached(folder: str, lang: Lang, stamp: int) -> tuple[list[str], np.ndarray] | None:
+    """Loaded once per process until the files change (the stamp)."""
+    return _load(Path(folder), lang)
+
+
+def _save(folder: Path, lang: Lang, words: list[str], matrix: np.ndarray) -> None:
+    """Matrix first, then the word list, each replaced atomically; _load checks they agree."""
+    words_path, matrix_path = _paths(folder, lang)
+    tmp = matrix_path.with_name(f".{matrix_path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as out:
+        np.save(out, matrix)
+    os.replace(tmp, matrix_path)
+    tmp = words_path.with_name(f".{words_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, words_path)
