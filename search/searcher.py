@@ -107,7 +107,6 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
     root: Node = parsed.root
     mechanisms = Cross.of(cross)
     passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
-    query_vector = embeddings.encode([text])[0] if mechanisms.embeddings else None
     with store.searcher() as searcher:
         if mechanisms.lexicon or mechanisms.names or mechanisms.embeddings:
             root = translate(root, lexicon.cached(str(store.path)), use_lexicon=mechanisms.lexicon,
@@ -126,7 +125,7 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
         if natural and weight > 0:
-            _fuse_dense(scores, lexical, store, searcher, query_vector, lang, weight)
+            _fuse_dense(scores, lexical, store, searcher, embeddings.encode([text])[0], lang, weight)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)

@@ -79,5 +79,5 @@ def test_the_real_glossary_is_well_formed() -> None:
 
 def test_compiled_lexicon_is_cached_beside_the_index(tmp_path: Path) -> None:
     lexicon.load(tmp_path)
-    assert (tmp_path / "lexicon.pickle").stat().st_size > 0
+    assert (tmp_path / "lexicon.marshal").stat().st_size > 0
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
