@@ -147,3 +147,17 @@ def test_help_explains_every_option_with_an_example(runner: CliRunner) -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Example" in result.output
     assert "--no-cross" in runner.invoke(app, ["query", "--help"]).output
+
+
+@pytest.mark.parametrize("query", [
+    '"unbalanced quote', "(unbalanced bracket", "closing ) bracket", "AND", "NOT", "OR China",
+    "*", "field:", "China\x07\x1b[31m", "x" * 5000, " ".join(["China"] * 1000), "", "   ", "-", "=",
+])
+def test_any_query_exits_0_1_or_2_with_at_most_one_line_of_error(runner: CliRunner, seeds_index: Index,
+                                                                  query: str) -> None:
+    result = run(runner, seeds_index, "query", query)
+    assert result.exit_code in (0, 1, 2)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert result.stderr.count("\n") == 1

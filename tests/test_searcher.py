@@ -1,6 +1,8 @@
 """Ranking on the seeds: BM25F over lemmas, phrases, filters, and cross-language hits."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from search import Index
 from search.errors import InputError
@@ -97,3 +99,16 @@ def test_explanation_names_where_each_alternative_came_from(seeds_index: Index) 
     origins = {alt.origin for item in results.expanded for alt in item.alternatives}
     assert {"glossary", "names"} <= origins
     assert results.dense
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+       | st.lists(st.sampled_from(['"', "(", ")", "AND", "OR", "NOT", "-", "*", "=", "China", "оборона",
+                                   "lang:ru", "field:", "\x00", "\t", " "]), max_size=12).map(" ".join))
+def test_any_query_gives_hits_or_an_input_error(seeds_index: Index, text: str) -> None:
+    try:
+        results = seeds_index.search(text, limit=3)
+    except InputError as error:
+        assert "\n" not in str(error)
+    else:
+        assert len(results.hits) <= 3
