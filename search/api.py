@@ -16,11 +16,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from whoosh import query as wq
+
 from .errors import IndexMissing
 from .indexer import Progress, Report, Warn, index_paths  # noqa: F401  (Report is API)
 from .languages import LANGS, Lang
 from .searcher import Cross, Results, search
-from .store import FILE, PASSAGE, Store, default_location
+from .store import FILE, Store, default_location
 
 DEFAULT_SOURCES = ["seeds"]
 """What `search index` reads when given no path, and `search query` builds a missing index from."""
@@ -74,10 +76,11 @@ class Index:
     def stats(self) -> Stats:
         """Documents, passages per language, size on disk and time of the last commit."""
         with self.store.searcher() as searcher:
-            documents = searcher.doc_frequency("kind", FILE)
-            passages = {}
-            for lang in LANGS:
-                passages[lang] = len(searcher.search(_kind_and_lang(lang), limit=None))
+            def count(field: str, value: str) -> int:  # live documents only, unlike doc_frequency
+                return sum(1 for _ in searcher.docs_for_query(wq.Term(field, value)))
+
+            documents = count("kind", FILE)
+            passages = {lang: count("lang", lang) for lang in LANGS}
             generation = searcher.reader().generation()
         toc = self.store.path / f"_passages_{generation}.toc"
         size = sum(f.stat().st_size for f in self.store.path.iterdir() if f.is_file())
@@ -85,12 +88,6 @@ class Index:
         from .languages.lexicon import dictionary_available
 
         return Stats(str(self.store.path), documents, passages, size, updated, dictionary_available())
-
-
-def _kind_and_lang(lang: Lang):
-    from whoosh import query as wq
-
-    return wq.And([wq.Term("kind", PASSAGE), wq.Term("lang", lang)])
 
 
 def default_index_missing(path: str | None) -> bool:
