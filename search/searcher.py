@@ -28,7 +28,7 @@ from .query.compile import compile_query
 from .query.parser import Node, Or, Term, parse
 from .query.translate import Expanded, Neighbours, expansions, is_stopword, translate
 from .analysis import words
-from .store import PASSAGE, Store
+from .store import Store
 
 LEXICAL_CANDIDATES = 100
 DENSE_CANDIDATES = 100
@@ -106,7 +106,6 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
     lang = lang or parsed.lang
     root: Node = parsed.root
     mechanisms = Cross.of(cross)
-    passages = wq.And([wq.Term("kind", PASSAGE)] + ([wq.Term("lang", lang)] if lang else []))
     with store.searcher() as searcher:
         if mechanisms.lexicon or mechanisms.names or mechanisms.embeddings:
             root = translate(root, lexicon.cached(str(store.path)), use_lexicon=mechanisms.lexicon,
@@ -114,11 +113,15 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
                              indexed=lambda term: searcher.doc_frequency("body", term) > 0,
                              neighbours=_neighbours(store) if mechanisms.embeddings else None)
         whoosh_query = compile_query(root)
+        if lang:
+            # Not a filter= (it builds the set of all the language's passages for every query),
+            # nor Require (whoosh 2.7.4's ignores the requirement when optimize=False):
+            # an And with a term that adds nothing to the score.
+            whoosh_query = wq.And([whoosh_query, wq.Term("lang", lang, boost=0.0)])
         natural = mechanisms.embeddings and _is_natural(root)
         # optimize=False: whoosh 2.7's block-quality skipping can loop forever on
         # an Or of boosted terms (seen with body + exact^0.2 over a few thousand passages).
-        results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), filter=passages,
-                                  optimize=False)
+        results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
         length = _content_words(text)
         half = LEXICAL_HALF * length

@@ -63,6 +63,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._searcher: Searcher | None = None
 
     def exists(self) -> bool:
         return self.path.is_dir() and index.exists_in(str(self.path), indexname=INDEX_NAME)
@@ -87,9 +88,13 @@ class Store:
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
-        """A searcher over the last commit."""
-        with self._open().searcher() as searcher:
-            yield searcher
+        """A searcher over the last commit, kept open between queries (opening one costs
+        more than many queries), and refreshed when another process has committed since."""
+        if self._searcher is None:
+            self._searcher = self._open().searcher()
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+        yield self._searcher
 
     @contextmanager
     def writing(self, timeout: float = LOCK_TIMEOUT, clear: bool = False) -> Iterator["Writing"]:

@@ -55,7 +55,7 @@ def neighbours(store: Store, word: str, lang: Lang) -> list[tuple[str, float]]:
     if vocabulary is None or not len(vocabulary[0]):
         return []
     words, matrix = vocabulary
-    similarities = matrix @ embeddings.encode([word])[0].astype(np.float16)
+    similarities = matrix @ embeddings.encode([word])[0]
     best: dict[str, float] = {}
     for i in np.argsort(-similarities)[: NEIGHBOURS * 4]:
         if similarities[i] < NEIGHBOUR_FLOOR or len(best) == NEIGHBOURS:
@@ -99,8 +99,10 @@ def _load(folder: Path, lang: Lang) -> tuple[list[str], np.ndarray] | None:
 
 @lru_cache(maxsize=4)
 def _cached(folder: str, lang: Lang, stamp: int) -> tuple[list[str], np.ndarray] | None:
-    """Loaded once per process until the files change (the stamp)."""
-    return _load(Path(folder), lang)
+    """Loaded once per process until the files change (the stamp), as float32: numpy has
+    no fast float16 matrix product."""
+    loaded = _load(Path(folder), lang)
+    return (loaded[0], np.asarray(loaded[1], dtype=np.float32)) if loaded else None
 
 
 def _save(folder: Path, lang: Lang, words: list[str], matrix: np.ndarray) -> None:

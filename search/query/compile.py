@@ -12,9 +12,12 @@ from __future__ import annotations
 from whoosh import query as wq
 
 from ..analysis import fold, normal_forms, words
+from ..store import PASSAGE
 from .parser import And, Node, Not, Or, Phrase, Term
 from .translate import Alternative, Expanded, is_stopword
 
+EVERY_PASSAGE = wq.Term("kind", PASSAGE)
+"""What a query of exclusions only starts from (text fields match passages only anyway)."""
 EXACT_BONUS = 0.2
 """Boost of an exact-form match on top of the lemma match."""
 
@@ -43,7 +46,7 @@ def _or_items(items: tuple[Node, ...]) -> wq.Query:
     positive = [item for item in items if not isinstance(item, Not)]
     negative = [item.item for item in items if isinstance(item, Not)]
     content = [item for item in positive if not _is_stop(item)]
-    query = _or([compile_query(item) for item in (content or positive)]) if positive else wq.Every()
+    query = _or([compile_query(item) for item in (content or positive)]) if positive else EVERY_PASSAGE
     if negative:
         query = wq.AndNot(query, _or([compile_query(item) for item in negative]))
     return query
