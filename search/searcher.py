@@ -8,17 +8,19 @@ passage vectors, less for queries of fewer than DENSE_FULL_WORDS content words
 (weights tuned on XQuAD-R: bench/xquad.py). The saturation keeps a weak
 lexical match weak, where normalising by the best score would make the best
 of a bad lot look perfect. Passages found only by vectors must pass a
-similarity floor when nothing matches lexically, so nonsense still finds nothing. Queries
-with operators, phrases, =exact words or prefixes are lexical only, so their
-logic holds exactly.
+similarity floor (a high one when nothing matches lexically, so nonsense still
+finds nothing). Queries with operators, phrases, =exact words or prefixes are
+lexical only, so their logic holds exactly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 from whoosh import query as wq
+from whoosh.searching import Searcher
 
 from . import embeddings, vectors, vocabulary
 from .errors import InputError
@@ -26,8 +28,8 @@ from .highlight import Span, matched_spans
 from .languages import Lang, lexicon
 from .query.compile import compile_query
 from .query.parser import Node, Or, Term, parse
-from .query.translate import Expanded, Neighbours, expansions, is_stopword, translate
 from .analysis import words
+from .query.translate import Expanded, Neighbours, expansions, is_stopword, translate
 from .store import Store
 
 LEXICAL_CANDIDATES = 100
@@ -119,8 +121,10 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
             # an And with a term that adds nothing to the score.
             whoosh_query = wq.And([whoosh_query, wq.Term("lang", lang, boost=0.0)])
         natural = mechanisms.embeddings and _is_natural(root)
-        # optimize=False: whoosh 2.7's block-quality skipping can loop forever on
-        # an Or of boosted terms (seen with body + exact^0.2 over a few thousand passages).
+        # optimize=False: whoosh 2.7.4's block-quality skipping can loop forever on an Or of
+        # boosted terms (seen with body + exact^0.2 over a few thousand passages; it looks like
+        # floating-point rounding in AndMaybeMatcher.skip_to_quality when a boost is not a
+        # power of two, so that a skip moves nothing and the loop condition never changes).
         results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
         length = _content_words(text)
@@ -153,7 +157,7 @@ def _content_words(text: str) -> int:
     return max(1, sum(1 for word in words(text) if not is_stopword(word.text)))
 
 
-def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher,
+def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher: Searcher,
                 query_vector: np.ndarray, lang: Lang | None, weight: float) -> None:
     """Add vector similarity to every candidate, and admit the nearest passages by vector."""
     passage_vectors = vectors.for_searcher(store, searcher)
@@ -169,7 +173,7 @@ def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Stor
             scores[docnum] = scores.get(docnum, 0.0) + weight * cosine
 
 
-def _hit(rank: int, docnum: int, score: float, stored: dict, terms) -> Hit:
+def _hit(rank: int, docnum: int, score: float, stored: dict, terms: Iterable[tuple[str, str]]) -> Hit:
     return Hit(rank=rank, score=score, doc=stored["doc"], passage=stored["passage"],
                lang=stored["lang"], text=stored["text"], start=stored["start"], end=stored["end"],
                highlights=tuple(matched_spans(stored["text"], terms)))
