@@ -74,7 +74,7 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False,
         vectors.for_searcher(store, searcher)
         if writing.changed:
             vocabulary.refresh(store, searcher)
-    lexicon.load(store.path)
+    lexicon.ensure_cached(store.path)
     return report
 
 

@@ -78,7 +78,7 @@ def _gather(searcher: Searcher) -> PassageVectors:
     passages = np.zeros((count, embeddings.DIM), dtype=np.float32)
     langs = np.full(count, NOT_A_PASSAGE, dtype=np.int8)
     sentences, owners = [], []
-    for docnum, stored in sorted(reader.iter_docs(), key=lambda item: item[0]):
+    for docnum, stored in reader.iter_docs():  # ascending docnums, so owners ascend too
         if stored.get("lang") not in LANGS or not stored.get("vector"):
             continue
         rows = embeddings.from_bytes(stored["vector"]).reshape(-1, embeddings.DIM)

@@ -81,3 +81,14 @@ def test_compiled_lexicon_is_cached_beside_the_index(tmp_path: Path) -> None:
     lexicon.load(tmp_path)
     assert (tmp_path / "lexicon.marshal").stat().st_size > 0
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
+
+
+def test_a_current_cache_is_left_alone(tmp_path: Path) -> None:
+    lexicon.ensure_cached(tmp_path)
+    cache = tmp_path / lexicon.CACHE_NAME
+    before = cache.stat().st_mtime_ns
+    lexicon.ensure_cached(tmp_path)
+    assert cache.stat().st_mtime_ns == before
+    cache.write_bytes(b"garbage")
+    lexicon.ensure_cached(tmp_path)
+    assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"

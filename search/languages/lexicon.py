@@ -101,15 +101,30 @@ def ru_key(words: Iterable[str]) -> str:
 
 # ---- compiling ----------------------------------------------------------------
 
+def ensure_cached(cache_dir: Path) -> None:
+    """Compile the lexicon into ``cache_dir`` unless a current cache is there already."""
+    if not (cache_dir / CACHE_NAME).exists() or _read_stamp(cache_dir / CACHE_NAME) != _stamp():
+        load(cache_dir)
+
+
+def _read_stamp(cache: Path) -> tuple | None:
+    """The stamp alone: marshal stores it first, so one small read suffices."""
+    try:
+        with open(cache, "rb") as f:
+            return marshal.load(f)
+    except Exception:
+        return None
+
+
 def load(cache_dir: Path | None) -> Lexicon:
     """The compiled lexicon, from the cache in ``cache_dir`` if it is current."""
     stamp = _stamp()
     cache = cache_dir / CACHE_NAME if cache_dir else None
     if cache and cache.exists():
         try:
-            cached_stamp, *tables = marshal.loads(cache.read_bytes())
-            if cached_stamp == stamp:
-                return Lexicon(*tables)
+            with open(cache, "rb") as f:
+                if marshal.load(f) == stamp:
+                    return Lexicon(*marshal.load(f))
         except Exception:  # an unreadable cache is rebuilt
             pass
     lexicon = _compiled(stamp)
@@ -117,7 +132,7 @@ def load(cache_dir: Path | None) -> Lexicon:
         try:
             tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
             tables = (lexicon.en_ru, lexicon.ru_en, lexicon.en_stems, lexicon.has_dictionary)
-            tmp.write_bytes(marshal.dumps((stamp, *tables)))
+            tmp.write_bytes(marshal.dumps(stamp) + marshal.dumps(tables))
             os.replace(tmp, cache)
         except OSError:
             pass
