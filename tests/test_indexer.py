@@ -182,18 +182,3 @@ def test_queries_answer_while_an_indexing_run_is_in_progress(tmp_path: Path, cor
         process.wait(timeout=120)
     assert process.returncode == 0
     assert texts(index, "Alpha")
-
-
-def test_worker_processes_index_exactly_what_one_process_does(tmp_path: Path, seeds_index: Index,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import search.indexer
-
-    monkeypatch.setattr(search.indexer, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(search.indexer, "BATCH_PASSAGES", 8)  # several batches in flight
-    index = Index(tmp_path / "ix")
-    report = index.update([str(SEEDS)])
-    assert (report.indexed, report.passages) == (5, sum(seeds_index.stats().passages.values()))
-    for query in ("Rosoboronexport", "противовоздушная оборона", "military cooperation with China"):
-        ours = [(Path(h.doc).name, h.passage) for h in index.search(query).hits]
-        reference = [(Path(h.doc).name, h.passage) for h in seeds_index.search(query).hits]
-        assert ours == reference, query
