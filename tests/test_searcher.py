@@ -1,7 +1,7 @@
 """Ranking on the seeds: BM25F over lemmas, phrases, filters, and cross-language hits."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from search import Index
@@ -105,6 +105,8 @@ def test_explanation_names_where_each_alternative_came_from(seeds_index: Index) 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
        | st.lists(st.sampled_from(['"', "(", ")", "AND", "OR", "NOT", "-", "*", "=", "China", "оборона",
                                    "lang:ru", "field:", "\x00", "\t", " "]), max_size=12).map(" ".join))
+@example('NOT"0')
+@example("NOT China AND NOT Russia")
 def test_any_query_gives_hits_or_an_input_error(seeds_index: Index, text: str) -> None:
     try:
         results = seeds_index.search(text, limit=3)
@@ -112,3 +114,9 @@ def test_any_query_gives_hits_or_an_input_error(seeds_index: Index, text: str) -
         assert "\n" not in str(error)
     else:
         assert len(results.hits) <= 3
+        assert all(hit.lang in ("en", "ru") for hit in results.hits)
+
+
+def test_negation_alone_lists_passages_without_the_word(seeds_index: Index) -> None:
+    hits = seeds_index.search("NOT China", cross=False, limit=100).hits
+    assert hits and all("china" not in hit.text.lower() for hit in hits)

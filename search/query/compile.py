@@ -36,8 +36,8 @@ def compile_query(node: Node) -> wq.Query:
         return _phrase(node.text)
     if isinstance(node, And):
         return wq.And([compile_query(item) for item in node.items])
-    if isinstance(node, Not):
-        return wq.Not(compile_query(node.item))
+    if isinstance(node, Not):  # passages without it (a bare Not would match file records too)
+        return wq.AndNot(EVERY_PASSAGE, compile_query(node.item))
     return _or_items(node.items)
 
 
