@@ -120,6 +120,7 @@ def query_command(
 
     Exit status as grep: 0 if anything was found, 1 if nothing was, 2 on an error.
 
+    \b
     Examples:
       search query Rosoboronexport
       search query "противовоздушная оборона" --lang en --explain
