@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +29,24 @@ _ARRAYS = ("passages", "langs", "sentences", "owners")
 
 
 @dataclass(frozen=True)
-class PassageVectors:
+class PassageVectors:  # one per generation folder and process: see _load
     passages: np.ndarray  # (documents, DIM) float32; zero rows for records that are not passages
     langs: np.ndarray  # (documents,) int8: index into LANGS, or NOT_A_PASSAGE
     sentences: np.ndarray  # (sentences, DIM) float32: passages of two sentences or more
     owners: np.ndarray  # (sentences,) int32: the docnum of each sentence's passage, ascending
+
+    @cached_property
+    def _sentence_starts(self) -> np.ndarray:
+        """Where each passage's run of sentences starts in ``sentences``."""
+        return np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Similarity of every row to the query vector: mean of passage and best-sentence cosine."""
         passage = self.passages @ query
         best = passage.copy()
         if len(self.owners):
-            sentence = self.sentences @ query
-            starts = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
-            best[self.owners[starts]] = np.maximum.reduceat(sentence, starts)
+            starts = self._sentence_starts
+            best[self.owners[starts]] = np.maximum.reduceat(self.sentences @ query, starts)
         return (passage + best) / 2
 
     def nearest(self, scores: np.ndarray, k: int, lang: Lang | None = None) -> dict[int, float]:
@@ -60,7 +65,8 @@ def for_searcher(store: Store, searcher: Searcher) -> PassageVectors:
     generation = searcher.reader().generation()
     folder = store.cache_path(f"vectors-{generation}")
     if folder.is_dir():
-        return PassageVectors(*(np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS))
+        stat = folder.stat()  # in case the index was deleted and built again at the same path
+        return _load(str(folder), stat.st_ino, stat.st_mtime_ns)
     vectors = _gather(searcher)
     try:
         _save(folder, vectors)
@@ -70,6 +76,12 @@ def for_searcher(store: Store, searcher: Searcher) -> PassageVectors:
     except OSError:
         pass  # a read-only index still answers; it just gathers again next time
     return vectors
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str, inode: int, mtime_ns: int) -> PassageVectors:
+    """Opened once per process: a generation's folder never changes once written."""
+    return PassageVectors(*(np.load(Path(folder) / f"{name}.npy", mmap_mode="r") for name in _ARRAYS))
 
 
 def _gather(searcher: Searcher) -> PassageVectors:
