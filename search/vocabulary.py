@@ -15,7 +15,6 @@ neighbour that no longer occurs in the index simply matches nothing.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 from whoosh.searching import Searcher
 
 from . import embeddings
+from .atomic import replace_file
 from .analysis import normal_forms
 from .languages import LANGS, Lang, other, script_of
 from .store import Store
@@ -108,10 +108,5 @@ def _cached(folder: str, lang: Lang, stamp: int) -> tuple[list[str], np.ndarray]
 def _save(folder: Path, lang: Lang, words: list[str], matrix: np.ndarray) -> None:
     """Matrix first, then the word list, each replaced atomically; _load checks they agree."""
     words_path, matrix_path = _paths(folder, lang)
-    tmp = matrix_path.with_name(f".{matrix_path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
-        np.save(out, matrix)
-    os.replace(tmp, matrix_path)
-    tmp = words_path.with_name(f".{words_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, words_path)
+    replace_file(matrix_path, lambda out: np.save(out, matrix))
+    replace_file(words_path, lambda out: out.write(json.dumps(words, ensure_ascii=False).encode("utf-8")))

@@ -9,9 +9,10 @@ Two sources, read at run time and never copied into the repository:
   lacks, and names that transliteration cannot reach.
 
 Everything is compiled into one cache file beside the index (marshal: it loads
-several times faster than pickle), rebuilt when a source changes. Translations are ranked by sense order, and the weights of one source
-word's translations add up to 1, so a word with twenty senses weighs no more
-than a word with one (Pirkola's structured query).
+several times faster than pickle), rebuilt when a source changes. Translations
+are ranked by sense order, and the weights of one source word's translations
+add up to 1, so a word with twenty senses weighs no more than a word with one
+(Pirkola's structured query).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
+from ..atomic import replace_file
 from . import Lang, english, russian
 
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
@@ -130,10 +132,8 @@ def load(cache_dir: Path | None) -> Lexicon:
     lexicon = _compiled(stamp)
     if cache:
         try:
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
             tables = (lexicon.en_ru, lexicon.ru_en, lexicon.en_stems, lexicon.has_dictionary)
-            tmp.write_bytes(marshal.dumps(stamp) + marshal.dumps(tables))
-            os.replace(tmp, cache)
+            replace_file(cache, lambda out: out.write(marshal.dumps(stamp) + marshal.dumps(tables)))
         except OSError:
             pass
     return lexicon

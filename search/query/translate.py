@@ -58,7 +58,6 @@ Neighbours = Callable[[str, Lang], list[tuple[str, float]]]
 """Given a word and its language, similar words of the other language with weights."""
 
 
-
 def is_stopword(word: str) -> bool:
     return (russian if script_of(word) == "ru" else english).is_stopword(word)
 
