@@ -75,7 +75,9 @@ def normal_forms(word: str) -> tuple[str, ...]:
 def name_keys(word: str) -> tuple[str, ...]:
     """The ``names`` terms of a word, whatever its case (queries are often lower case)."""
     if script_of(word) == "ru":
-        keys = (names.name_key(lemma) for lemma in russian.lemmas(word))
+        # pymorphy3 guesses the lemmas of foreign names badly (Теслой -> теслоя): key the
+        # word without its case ending too.
+        keys = (names.name_key(form) for form in (*russian.lemmas(word), russian.without_ending(word)))
     else:
         keys = (names.name_key(re.sub(r"['\u2019]s$", "", word)),)
     return tuple(key for key in dict.fromkeys(keys) if len(key) > 1)

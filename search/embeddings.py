@@ -35,6 +35,20 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     return np.asarray(np.vstack(rows), dtype=np.float32)
 
 
+def similarities(text: str, candidates: Sequence[str]) -> np.ndarray:
+    """Cosine of ``text`` to each candidate: short texts (words, terms), each encoded once per process."""
+    missing = [t for t in dict.fromkeys([text, *candidates]) if t not in _short]
+    if missing:
+        if len(_short) > MAX_SHORT:
+            _short.clear()
+        _short.update(zip(missing, encode(missing)))
+    return np.array([float(_short[c] @ _short[text]) for c in candidates], dtype=np.float32)
+
+
+MAX_SHORT = 100_000
+_short: dict[str, np.ndarray] = {}
+
+
 def to_bytes(vector: np.ndarray) -> bytes:
     return vector.astype(np.float16).tobytes()
 

@@ -36,7 +36,7 @@ LEXICAL_CANDIDATES = 100
 DENSE_CANDIDATES = 100
 LEXICAL_HALF = 10.0
 """The BM25F score, per content word of the query, that counts as half a perfect match."""
-DENSE_WEIGHT = 2.0
+DENSE_WEIGHT = 1.5
 DENSE_FULL_WORDS = 3
 """A sentence encoder needs a sentence: queries of fewer content words weigh vectors less,
 and a one-word query not at all (its vector says little; its translations say more)."""
@@ -113,7 +113,8 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
             root = translate(root, lexicon.cached(str(store.path)), use_lexicon=mechanisms.lexicon,
                              use_names=mechanisms.names,
                              indexed=lambda term: searcher.doc_frequency("body", term) > 0,
-                             neighbours=_neighbours(store) if mechanisms.embeddings else None)
+                             neighbours=_neighbours(store) if mechanisms.embeddings else None,
+                             similarity=embeddings.similarities if mechanisms.embeddings else None)
         whoosh_query = compile_query(root)
         if lang:
             # Not a filter= (it builds the set of all the language's passages for every query),
@@ -150,7 +151,7 @@ def _is_natural(node: Node) -> bool:
 
 
 def _neighbours(store: Store) -> Neighbours:
-    return lambda word, lang: vocabulary.neighbours(store, word, lang)
+    return lambda word, lang, floor: vocabulary.neighbours(store, word, lang, floor)
 
 
 def _content_words(text: str) -> int:

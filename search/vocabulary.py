@@ -1,11 +1,11 @@
-"""Word vectors of the index's own vocabulary, to translate words the lexicon lacks.
+"""Word vectors of the index's own vocabulary, to translate words as the index writes them.
 
 For each language, the most frequent indexed word forms are embedded with the
-sentence encoder; a query word with no dictionary or glossary translation is
-embedded too, and its nearest neighbours among the other language's words
-become its translations (immunodeficiency -> иммунодефицит, Warsaw -> Варшава).
-Only close neighbours count: below NEIGHBOUR_FLOOR the encoder's word
-similarities are mostly noise.
+sentence encoder; a query word is embedded too, and its nearest neighbours
+among the other language's words become candidate translations beside the
+lexicon's (immunodeficiency -> иммунодефицит, Warsaw -> Варшава, points -> очков).
+Only close neighbours count: below a floor the encoder's word similarities
+are mostly noise (the caller sets it: see ``query.translate``).
 
 The vectors are kept beside the index and refreshed after each indexing run,
 re-embedding only words not seen before. A stale vocabulary is harmless: a
@@ -31,9 +31,6 @@ MAX_WORDS = 30_000
 """Per language: the most frequent word forms are embedded."""
 MIN_LENGTH = 3
 NEIGHBOURS = 3
-NEIGHBOUR_FLOOR = 0.7
-"""Cosine a neighbour needs (on XQuAD-R: cognates score 0.7-0.9, unrelated words up to 0.65;
-a lower floor gains little on bench/xquad.py and admits noise such as Шойгу -> Sochi)."""
 
 
 def refresh(store: Store, searcher: Searcher) -> None:
@@ -49,8 +46,8 @@ def refresh(store: Store, searcher: Searcher) -> None:
         _save(store.path, lang, words, matrix.reshape(len(words), embeddings.DIM))
 
 
-def neighbours(store: Store, word: str, lang: Lang) -> list[tuple[str, float]]:
-    """Words of the other language close to ``word``, with weights summing to one."""
+def neighbours(store: Store, word: str, lang: Lang, floor: float) -> list[tuple[str, float]]:
+    """Words of the other language at least ``floor`` close to ``word``, with weights summing to one."""
     vocabulary = _cached(str(store.path), other(lang), _stamp(store.path, other(lang)))
     if vocabulary is None or not len(vocabulary[0]):
         return []
@@ -58,7 +55,7 @@ def neighbours(store: Store, word: str, lang: Lang) -> list[tuple[str, float]]:
     similarities = matrix @ embeddings.encode([word])[0]
     best: dict[str, float] = {}
     for i in np.argsort(-similarities)[: NEIGHBOURS * 4]:
-        if similarities[i] < NEIGHBOUR_FLOOR or len(best) == NEIGHBOURS:
+        if similarities[i] < floor or len(best) == NEIGHBOURS:
             break
         best.setdefault(normal_forms(words[i])[0], float(similarities[i]))
     total = sum(best.values())

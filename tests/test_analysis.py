@@ -1,6 +1,9 @@
 """Analysis: words, Russian lemmas, English stems, exact forms and name keys."""
 
+import pytest
+
 from search.analysis import analyse, fold, name_keys, normal_forms, words
+from search.languages import english
 
 
 def body_terms(text: str) -> set[str]:
@@ -58,3 +61,14 @@ def test_name_keys_are_indexed_for_capitalised_words_only() -> None:
     keys = {term for term, _ in analyse("генеральный директор «Рособоронэкспорта»")["names"]}
     assert keys == set(name_keys("Рособоронэкспорта"))
     assert name_keys("Рособоронэкспорта") == name_keys("Rosoboronexport")
+
+
+@pytest.mark.parametrize(("inflected", "latin"), [("Теслой", "Tesla"), ("Лютера", "Luther"), ("Вейлом", "Weil")])
+def test_inflected_foreign_names_meet_their_latin_spelling(inflected: str, latin: str) -> None:
+    # pymorphy3 guesses the lemma of an unknown name badly; the word less its ending still joins
+    assert set(name_keys(inflected)) & set(name_keys(latin))
+
+
+def test_english_contractions_are_stop_words() -> None:
+    assert english.is_stopword("it's") and english.is_stopword("Don’t")
+    assert not english.is_stopword("Jones's")

@@ -15,6 +15,18 @@ ENTRIES = {
     "defense": "   [dɪ↗fɛns] _ам. = defence _n.",
     "weapon": "   [↗wɛpɜn] _n.\n   1) оружие; _перен. средство; weapon of mass destruction оружие массового\n   уничтожения",
     "system": "   [↗sɪstɪm] _n. 1) система 2) метод; устройство",
+    "find": "   [faɪnd] _v. (found) 1) находить; обнаруживать 2) считать",
+    "found": "   _I  [faʊnd] _v.\n      1) основывать, учреждать\n   _II [faʊnd] _v. плавить, лить\n"
+             "   _III[faʊnd]\n         1. _p. и _p-p. от find 1",
+    "die": "   [daɪ] _v. 1) умирать, скончаться 2) засыхать",
+    "city": "   [↗sɪtɪ] _n.\n   1) большой, старинный город (в Англии)\n   2) _attr. городской",
+    "technician": "   [tɛk↗nɪʃɜn] _n.\n   1) человек, знающий своё дело; специалист",
+    "away": "   [ɜ↗wɛɪ] _adv.\n   1) обозначает движение, удаление прочь; прочь",
+    "acknowledge": "   [ɜk↗nɘlɪdʒ] г\n   1) сознавать; признавать",
+    "man": "   [mæn] _n. (_pl. men)\n   1) мужчина\n   2) человек; every man каждый; "
+           "the man in the street обыватель, средний человек; man of letters писатель; "
+           "man of the world человек, знающий свет; man and wife муж и жена",
+    "dasher": "   [↗dæʃɜ] _n. человек; лихач",
 }
 
 
@@ -26,11 +38,11 @@ def tiny(tmp_path: Path) -> lexicon.Lexicon:
 
 
 def test_senses_are_parsed_into_clean_terms_in_order() -> None:
-    terms, references = parse_entry("defence\n" + ENTRIES["defence"])
+    terms, references, forms_of = parse_entry("defence\n" + ENTRIES["defence"])
     assert terms[:3] == [("оборона",), ("защита",), ("укрепления",)]
     assert ("оборонительные", "сооружения") in terms
     assert not any("защитник" in " ".join(t) for t in terms)  # from an example with Latin text
-    assert references == []
+    assert references == forms_of == []
 
 
 def test_references_are_followed(tiny: lexicon.Lexicon) -> None:
@@ -53,6 +65,38 @@ def test_inflected_and_american_forms_find_the_headword(tiny: lexicon.Lexicon) -
 def test_russian_to_english_is_the_reverse_map(tiny: lexicon.Lexicon) -> None:
     assert {"defence", "defense"} <= {t.text for t in tiny.lookup(["обороны"], "ru")}
     assert tiny.lookup(["оружием"], "ru")[0].text == "weapon"
+
+
+def test_forms_take_their_base_words_terms_but_are_not_offered_back(tiny: lexicon.Lexicon) -> None:
+    found = [t.text for t in tiny.lookup(["found"], "en")]
+    assert found[:2] == ["основывать", "учреждать"] and "находить" in found
+    assert [t.text for t in tiny.lookup(["нашёл"], "ru")] == ["find"]
+
+
+def test_homographs_are_separate_senses(tiny: lexicon.Lexicon) -> None:
+    found = [t.text for t in tiny.lookup(["found"], "en")]
+    assert "плавить" in found and "учреждать плавить" not in found
+
+
+def test_adjectives_before_a_noun_qualify_it(tiny: lexicon.Lexicon) -> None:
+    city = [t.text for t in tiny.lookup(["city"], "en")]
+    assert "город" in city and "большой" not in city
+
+
+def test_descriptions_glosses_and_stray_letters_are_not_translations(tiny: lexicon.Lexicon) -> None:
+    assert [t.text for t in tiny.lookup(["technician"], "en")] == ["специалист"]
+    assert [t.text for t in tiny.lookup(["away"], "en")] == ["удаление прочь", "прочь"]
+    assert [t.text for t in tiny.lookup(["acknowledge"], "en")] == ["сознавать", "признавать"]
+
+
+def test_common_words_outrank_rare_ones_in_reverse(tiny: lexicon.Lexicon) -> None:
+    # человек is the first sense of dasher but only the second of man, whose entry is long
+    assert "dasher" in [t.text for t in tiny.lookup(["человек"], "ru")]
+    assert tiny.lookup(["человек"], "ru")[0].text == "man"
+
+
+def test_russian_verbs_find_the_dictionarys_aspect_partner(tiny: lexicon.Lexicon) -> None:
+    assert "die" in [t.text for t in tiny.lookup(["умер"], "ru")]  # the dictionary lists умирать
 
 
 def test_glossary_phrases_both_ways(tiny: lexicon.Lexicon) -> None:

@@ -13,7 +13,8 @@ PAIRS = [
     ("Jinping", "Цзиньпин"), ("Tchaikovsky", "Чайковский"), ("Chekhov", "Чехов"),
     ("Kazakhstan", "Казахстан"), ("Yekaterinburg", "Екатеринбург"), ("Tolstoy", "Толстой"),
     ("Sochi", "Сочи"), ("Gazprom", "Газпром"), ("Roscosmos", "Роскосмос"), ("Denver", "Денвер"),
-    ("Panthers", "Пантерз"), ("Washington", "Вашингтон"),
+    ("Panthers", "Пантерз"), ("Washington", "Вашингтон"), ("Luther", "Лютер"), ("Elway", "Элвей"),
+    ("Marlee", "Марли"), ("Tesla", "Тесла"),
 ]
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from search import Index
+from search import Cross, Index
 from search.errors import InputError
 
 
@@ -92,6 +92,15 @@ def test_empty_query_and_bad_limit_are_input_errors(seeds_index: Index) -> None:
 def test_russian_queries_find_english_passages(seeds_index: Index, query: str, expected: str) -> None:
     hits = seeds_index.search(query, lang="en").hits
     assert any(expected in hit.text for hit in hits[:3]), [h.text[:60] for h in hits[:3]]
+
+
+def test_word_vectors_choose_among_the_dictionarys_senses(seeds_index: Index) -> None:
+    (expanded,) = seeds_index.search("система", lang="en").expanded
+    weights = {alt.text: alt.weight for alt in expanded.alternatives}
+    assert max(weights, key=weights.__getitem__) == "system" and weights["system"] > 0.5
+    assert sum(weights.values()) == pytest.approx(1.0)
+    lexicon_only = seeds_index.search("система", lang="en", cross=Cross(embeddings=False)).expanded[0]
+    assert len(lexicon_only.alternatives) > 1 and all(a.origin == "dictionary" for a in lexicon_only.alternatives)
 
 
 def test_explanation_names_where_each_alternative_came_from(seeds_index: Index) -> None:

@@ -18,6 +18,10 @@ STOPWORDS = frozenset(
     their theirs them themselves then there these they this those through to too under
     until up very was we were what when where which while who whom why will with would
     you your yours yourself yourselves many much also may might must shall s t
+    it's that's what's there's here's who's he's she's let's i'm you're we're they're
+    i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll
+    we'll they'll isn't aren't wasn't weren't don't doesn't didn't hasn't haven't hadn't
+    won't wouldn't can't couldn't shouldn't
     """.split()
 )
 

@@ -35,11 +35,14 @@ from . import Lang, english, russian
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
 """The dictd database, without its .index / .dict.dz suffix."""
 GLOSSARY = Path(__file__).with_name("glossary.tsv")
-FORMAT = 3
+FORMAT = 6
 """Bump when the compiled form changes, so old caches are rebuilt."""
 MAX_TRANSLATIONS = 6
+MAX_CANDIDATES = 16
+"""Translations kept per source term; a query uses the best MAX_TRANSLATIONS of them."""
 CACHE_NAME = "lexicon.marshal"
 MAX_PHRASE_WORDS = 4
+RELATED_WEIGHT = 0.5
 
 Origin = Literal["dictionary", "glossary"]
 log = logging.getLogger("search")
@@ -72,12 +75,23 @@ class Lexicon:
     has_dictionary: bool
 
     def lookup(self, words: list[str], lang: Lang) -> tuple[Translation, ...]:
-        """Translations of a word or phrase (its words in order) in language ``lang``."""
-        for key in _keys(words, lang, self):
-            found = (self.en_ru if lang == "en" else self.ru_en).get(key)
-            if found:
-                return tuple(Translation(*entry) for entry in found)
-        return ()
+        """Translations of a word or phrase (its words in order) in language ``lang``.
+
+        A Russian verb also gets, at half weight, those of the verbs a dictionary
+        lists instead of it (найти: retrieve, and from находить: find).
+        """
+        table = self.en_ru if lang == "en" else self.ru_en
+        found = next((table[key] for key in _keys(words, lang, self) if key in table), ())
+        translations = [Translation(*entry) for entry in found]
+        if lang == "ru" and len(words) == 1:
+            seen = {t.words for t in translations}
+            for lemma in russian.lemmas(words[0]):
+                for verb in russian.related_verbs(lemma):
+                    for target, weight, origin in table.get(verb, ()):
+                        if target not in seen:
+                            seen.add(target)
+                            translations.append(Translation(target, RELATED_WEIGHT * weight, origin))
+        return tuple(translations)
 
 
 def _keys(words: list[str], lang: Lang, lexicon: Lexicon) -> Iterator[str]:
@@ -167,26 +181,27 @@ def _stamp() -> tuple:
 def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
     """Parse the dictionary (if present) and the glossary into lookup tables."""
     en_ru: dict[str, list[tuple[tuple[str, ...], int, Origin]]] = {}
+    ru_en: dict[str, list[tuple[tuple[str, ...], float, Origin]]] = {}
     has_dictionary = dictionary_available(dictionary)
     if has_dictionary:
-        for headword, terms in parse_dictionary(dictionary):
-            for rank, term in enumerate(terms):
-                en_ru.setdefault(headword, []).append((term, rank, "dictionary"))
+        for entry in parse_dictionary(dictionary):
+            en_ru[entry.headword] = [(term, rank, "dictionary") for rank, term in enumerate(entry.terms)]
+            for rank, term in enumerate(entry.own):
+                ru_en.setdefault(ru_key(term), []).append(
+                    (tuple(entry.headword.split()), _reverse_rank(rank, entry.size), "dictionary"))
     glossary_pairs = list(read_glossary(glossary))
     for english_term, russian_terms in glossary_pairs:
         key = " ".join(english.fold(w) for w in english_term.split())
         # The glossary is curated for modern usage: its senses come first.
         entries = [(tuple(t.split()), rank, "glossary") for rank, t in enumerate(russian_terms)]
         en_ru[key] = entries + [(t, r + len(entries), o) for t, r, o in en_ru.get(key, [])]
-    ru_en = _reverse(en_ru)
-    for english_term, russian_terms in glossary_pairs:
         for russian_term in russian_terms:
-            key = ru_key(russian_term.split())
-            ru_en[key] = [(tuple(english_term.split()), 0, "glossary")] + [
-                entry for entry in ru_en.get(key, []) if entry[0] != tuple(english_term.split())
-            ]
+            english_words = tuple(english_term.split())
+            ru_key_ = ru_key(russian_term.split())
+            ru_en[ru_key_] = [(english_words, -1.0, "glossary")] + [
+                entry for entry in ru_en.get(ru_key_, []) if entry[0] != english_words]
     en_table = {key: _weighted(entries) for key, entries in en_ru.items()}
-    ru_table = {key: _weighted(entries) for key, entries in ru_en.items()}
+    ru_table = {key: _weighted(_ranked(entries)) for key, entries in ru_en.items()}
     stems: dict[str, list[str]] = {}
     for key in en_table:
         if " " not in key and "-" not in key:
@@ -195,23 +210,28 @@ def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
     return Lexicon(en_table, ru_table, en_stems, has_dictionary)
 
 
-def _reverse(en_ru: dict[str, list[tuple[tuple[str, ...], int, Origin]]]) -> dict[str, list]:
-    """Russian term -> English headwords, best sense rank first."""
-    ru_en: dict[str, list[tuple[tuple[str, ...], int, Origin]]] = {}
-    for headword, entries in en_ru.items():
-        for words, rank, origin in entries:
-            ru_en.setdefault(ru_key(words), []).append((tuple(headword.split()), rank, origin))
-    for entries in ru_en.values():
-        entries.sort(key=lambda entry: (entry[1], len(entry[0]), " ".join(entry[0])))
-    return ru_en
+def _reverse_rank(rank: int, size: int) -> float:
+    """How far down an English headword ranks as a translation of one of its Russian terms.
+
+    Its sense rank, discounted for headwords with long entries: a long entry
+    marks a common word (человек -> person, man) where a short one marks a rare
+    word whose first sense happens to be the same (aprilfool: человек, ...).
+    """
+    return (rank + 1) / size ** 0.5
+
+
+def _ranked(entries: list[tuple[tuple[str, ...], float, Origin]]) -> list[tuple[tuple[str, ...], int, Origin]]:
+    """Best first, each entry's score replaced by its position."""
+    ordered = sorted(entries, key=lambda entry: (entry[1], len(entry[0]), " ".join(entry[0])))
+    return [(words, position, origin) for position, (words, _, origin) in enumerate(ordered)]
 
 
 def _weighted(entries: list[tuple[tuple[str, ...], int, Origin]]) -> tuple[tuple[tuple[str, ...], float, Origin], ...]:
-    """The best MAX_TRANSLATIONS distinct translations, weights 1/(rank+1) summing to 1."""
+    """The best MAX_CANDIDATES distinct translations, weights 1/(rank+1) summing to 1."""
     best: dict[tuple[str, ...], tuple[int, Origin]] = {}
     for words, rank, origin in sorted(entries, key=lambda entry: entry[1]):
         best.setdefault(words, (rank, origin))
-    chosen = list(best.items())[:MAX_TRANSLATIONS]
+    chosen = list(best.items())[:MAX_CANDIDATES]
     raw = [1.0 / (rank + 1) for _, (rank, _) in chosen]
     total = sum(raw) or 1.0
     return tuple((words, w / total, origin) for (words, (_, origin)), w in zip(chosen, raw))
@@ -255,19 +275,27 @@ def read_dictd(dictionary: Path) -> Iterator[tuple[str, str]]:
 _PHONETICS = re.compile(r"\[[^\]]*\]")
 _BRACES = re.compile(r"\{[^}]*\}")
 _PARENS = re.compile(r"\([^()]*\)")
+_HOMOGRAPH = re.compile(r"_[IVX]+\b")
 _LABEL = re.compile(r"_[^\s.]+\.?")
 _SENSE_MARK = re.compile(r"(?:^|\s)(?:\d+[.)]|[а-я]\)|[IVX]+\b)(?=\s)")
 _REFERENCE = re.compile(r"(?:^|\s)=\s*([A-Za-z][A-Za-z' -]*[A-Za-z])")
+_FORM_OF = re.compile(r"_[^\s]+\.?\s+от\s+([A-Za-z][A-Za-z'-]*)")
+"""``_p. от choose``, ``_pl. от tooth``, ``_сокр. от violoncellist``: the entry is a form of another."""
 _ONLY_RUSSIAN = re.compile(r"[а-яё]+(?:[- ][а-яё]+)*")
+_GLOSS = ("обозначает", "означает", "указывает", "употребляется", "выражает", "служит")
+"""A sense that starts so describes usage instead of translating (away: обозначает движение)."""
 
 
-def parse_entry(body: str) -> tuple[list[tuple[str, ...]], list[str]]:
-    """Clean Russian terms of one entry in sense order, and the headwords it refers to."""
+def parse_entry(body: str) -> tuple[list[tuple[str, ...]], list[str], list[str]]:
+    """Clean Russian terms of one entry in sense order, the headwords it refers to as the
+    same word (``= defence``), and those it is a form of (``_p. от find``)."""
     text = " ".join(body.split("\n")[1:])  # the first line repeats the headword
+    forms_of = [ref.lower() for ref in _FORM_OF.findall(text)]
     text = _PHONETICS.sub(" ", text)
     text = _BRACES.sub(" ", text)
     while _PARENS.search(text):
         text = _PARENS.sub(" ", text)
+    text = _HOMOGRAPH.sub(" 1) ", text)  # found _I (основывать) and found _II (плавить) are separate senses
     text = _LABEL.sub(" ", text)
     references = [ref.strip().lower() for ref in _REFERENCE.findall(text)]
     terms: list[tuple[str, ...]] = []
@@ -275,31 +303,81 @@ def parse_entry(body: str) -> tuple[list[tuple[str, ...]], list[str]]:
         for segment in sense.split(";"):
             if re.search(r"[A-Za-z]", segment):
                 continue  # an example or a reference, not a translation
-            for candidate in segment.split(","):
-                candidate = " ".join(candidate.replace("ё", "е").split()).strip(" -.:!?")
-                if _ONLY_RUSSIAN.fullmatch(candidate) and candidate.count(" ") < MAX_PHRASE_WORDS:
-                    term = tuple(candidate.split())
-                    if term not in terms:
-                        terms.append(term)
-    return terms, references
+            for term in _segment_terms(segment):
+                if term not in terms:
+                    terms.append(term)
+    return terms, references, forms_of
 
 
-def parse_dictionary(dictionary: Path) -> Iterator[tuple[str, list[tuple[str, ...]]]]:
-    """(headword, Russian terms) for every entry, following ``= headword`` references."""
-    entries: dict[str, tuple[list[tuple[str, ...]], list[str]]] = {}
+def _is_clause(chunk: str) -> bool:
+    """A relative or participial clause (который ..., знающий своё дело), not a participle
+    qualifying a noun (вооружённые силы)."""
+    words = chunk.split()
+    return len(words) > 1 and (words[0].startswith("котор") or russian.is_participle(words[0])
+                               and not russian.is_nominative_noun(words[1]))
+
+
+def _segment_terms(segment: str) -> list[tuple[str, ...]]:
+    """The comma-separated terms of one segment of a sense.
+
+    Adjectives listed before a noun phrase qualify its noun (city: большой,
+    старинный город): they are not translations, and the noun alone is one.
+    """
+    candidates: list[tuple[str, ...]] = []
+    chunks = segment.split(",")
+    for i, candidate in enumerate(chunks):
+        if i + 1 < len(chunks) and _is_clause(chunks[i + 1]) or i > 0 and _is_clause(candidate):
+            continue  # a description (человек, знающий своё дело), not a translation
+        candidate = " ".join(candidate.replace("ё", "е").split()).strip(" -.:!?")
+        if (_ONLY_RUSSIAN.fullmatch(candidate) and candidate.count(" ") < MAX_PHRASE_WORDS
+                and not candidate.startswith(_GLOSS)):
+            words = tuple(candidate.split())
+            if any(len(word) > 1 and not russian.is_stopword(word) for word in words):
+                candidates.append(words)
+    last = candidates[-1] if candidates else ()
+    modifiers = [c for c in candidates[:-1] if len(c) == 1 and russian.is_adjective(c[0])]
+    if len(modifiers) == len(candidates) - 1 > 0 and len(last) > 1 and all(
+            russian.is_adjective(word) for word in last[:-1]) and russian.is_noun(last[-1]):
+        return [last, last[-1:]]
+    return candidates
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One headword of the dictionary and its Russian terms."""
+
+    headword: str
+    own: list[tuple[str, ...]]  # its senses and those of ``= headword`` references (defense = defence)
+    terms: list[tuple[str, ...]]  # then those of the words it is a form of (found: find)
+    size: int  # characters of text: long entries are common words
+
+
+def parse_dictionary(dictionary: Path) -> Iterator[Entry]:
+    """Every entry with terms, following ``= headword`` and ``_p. от headword`` references.
+
+    Inflected forms (found, shown) take their base word's terms for English ->
+    Russian, but are not offered as translations of them (найти -> find, not found).
+    """
+    parsed: dict[str, tuple[list[tuple[str, ...]], list[str], list[str], int]] = {}
     for headword, body in read_dictd(dictionary):
         key = " ".join(headword.lower().split())
-        terms, references = parse_entry(body)
-        old_terms, old_references = entries.get(key, ([], []))
-        entries[key] = (old_terms + [t for t in terms if t not in old_terms], old_references + references)
-    for key, (terms, references) in entries.items():
-        merged = list(terms)
-        for reference in references:
-            for term in entries.get(reference, ([], []))[0]:
-                if term not in merged:
-                    merged.append(term)
+        terms, references, forms_of = parse_entry(body)
+        old_terms, old_references, old_forms_of, old_size = parsed.get(key, ([], [], [], 0))
+        parsed[key] = (_merged(old_terms, terms), old_references + references, old_forms_of + forms_of,
+                       old_size + len(body))
+
+    def terms_of(headwords: list[str]) -> list[tuple[str, ...]]:
+        return [term for headword in headwords for term in parsed.get(headword, ([],))[0]]
+
+    for key, (terms, references, forms_of, size) in parsed.items():
+        own = _merged(terms, terms_of(references))
+        merged = _merged(own, terms_of(forms_of))
         if merged:
-            yield key, merged
+            yield Entry(key, own, merged, size)
+
+
+def _merged(first: list[tuple[str, ...]], then: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return first + [term for term in dict.fromkeys(then) if term not in first]
 
 
 @lru_cache(maxsize=4)

@@ -48,7 +48,9 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"y", "i"),  # й, ы, -y: Dmitry ~ Дмитрий
     (r"[ei]", "i"),
     (r"[ao]", "a"),
+    (r"[aiu]+(?=[aiu])", ""),  # a run of vowels keeps its last: Luther ~ Лютер, Elway ~ Элвей
     (r"(.)\1+", r"\1"),  # doubled letters: Mikheev ~ Михеев
+    (r"(?<=...)[aiu]$", ""),  # a final vowel is often an ending: Tesla ~ Тесл(ой), Marlee ~ Марли
 )
 _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
 

@@ -6,6 +6,7 @@ Manticore's ``lemmatize_ru_all`` does, we index all normal forms instead of one.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import pymorphy3
@@ -43,6 +44,72 @@ def lemmas(word: str) -> tuple[str, ...]:
     return tuple(forms) or (fold(word),)
 
 
+_CASE_ENDING = re.compile(r"(?:ами|ями|ого|его|ому|ему|ой|ей|ом|ем|ах|ях|ов|ев|ам|ям|а|я|у|ю|е|ы|и|о)$")
+
+
+def without_ending(word: str) -> str:
+    """The word less a noun or adjective case ending, for names pymorphy3 does not know."""
+    word = fold(word)
+    stripped = _CASE_ENDING.sub("", word)
+    return stripped if len(stripped) >= 3 else word
+
+
+_ASPECT_SUFFIXES = (
+    ("вести", "водить"), ("нести", "носить"), ("йти", "ходить"), ("дать", "давать"),
+    ("знать", "знавать"), ("стать", "ставать"), ("ереть", "ирать"), ("нуть", "ать"),
+    ("овать", "овывать"), ("ить", "ивать"), ("ить", "ять"), ("ить", "ать"),
+    ("ать", "ивать"), ("ать", "ывать"),
+)
+_VERB_PREFIXES = ("пере", "пре", "при", "про", "под", "раз", "рас", "вы", "вз", "воз", "вос",
+                  "за", "на", "об", "от", "до", "по", "с", "у", "о")
+
+
+def related_verbs(lemma: str) -> list[str]:
+    """Infinitives a dictionary may list instead of this one, most likely first.
+
+    Dictionaries give the imperfective of an aspect pair (умирать, not умереть;
+    основывать, not основать) and a verb without its reflexive or perfective
+    prefix (ограничивать for ограничиваться, публиковать for опубликовать).
+    """
+    if not lemma.endswith(("ть", "ти", "ться", "тись", "чь")):
+        return []
+    reflexive = lemma.endswith(("ся", "сь"))
+    base = lemma[:-2] if reflexive else lemma
+    forms = [base] if reflexive else []
+    for perfective, imperfective in _ASPECT_SUFFIXES:
+        if base.endswith(perfective):
+            forms.append(base[: -len(perfective)] + imperfective)
+    for prefix in _VERB_PREFIXES:
+        if base.startswith(prefix) and len(base) - len(prefix) >= 4:
+            forms.append(base[len(prefix):])
+    return [form for form in dict.fromkeys(forms) if form != lemma]
+
+
 def is_stopword(word: str) -> bool:
     """Function words that carry no topic: not translated, not searched in long queries."""
     return fold(word) in STOPWORDS
+
+
+def _tags(word: str) -> str:
+    return str(_morph().parse(fold(word))[0].tag)
+
+
+def is_adjective(word: str) -> bool:
+    """Whether pymorphy3's best parse is a full adjective or participle (большой, старинный)."""
+    return _tags(word).startswith(("ADJF", "PRTF"))
+
+
+def is_noun(word: str) -> bool:
+    """Whether pymorphy3's best parse is a noun (город)."""
+    return _tags(word).startswith("NOUN")
+
+
+def is_participle(word: str) -> bool:
+    """Whether some parse of the word is a full participle (знающий)."""
+    return any(str(parse.tag).startswith("PRTF") for parse in _morph().parse(fold(word)))
+
+
+def is_nominative_noun(word: str) -> bool:
+    """Whether pymorphy3's best parse is a noun in the nominative (силы, город)."""
+    tags = _tags(word)
+    return tags.startswith("NOUN") and "nomn" in tags

@@ -4,26 +4,30 @@ Three sources, each named in ``--explain``:
 - the lexicon (dictionary and glossary), phrases first: "air defense" is
   translated as one unit, and its words are then not translated one by one;
 - the phonetic name key, so Rosoboronexport meets Рособоронэкспорт;
-- the embedding model, for words the lexicon lacks: their nearest neighbours
-  in the index's own vocabulary of the other language (see ``vocabulary``).
+- the embedding model: a word's nearest neighbours in the index's own
+  vocabulary of the other language (see ``vocabulary``) join its lexicon
+  translations, and cross-lingual word similarity chooses among them all
+  (city -> город rather than большой; people -> люди rather than народ).
 
 Quoted phrases, =exact words and prefixes are never translated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal
+
+import numpy as np
 
 from ..analysis import name_keys, normal_forms, words
 from ..languages import Lang, english, other, russian, script_of
-from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
+from ..languages.lexicon import MAX_PHRASE_WORDS, MAX_TRANSLATIONS, Lexicon, Translation
 from .parser import And, Node, Not, Or, Term
 
 Origin = Literal["dictionary", "glossary", "names", "embeddings"]
 
-NAME_WEIGHT = 0.7
-"""The weight of a name-key match, relative to a literal match."""
+NAME_WEIGHT = 1.0
+"""The weight of a name-key match, relative to a literal match (tuned on bench/xquad.py)."""
 TRANSLATION_WEIGHT = 1.0
 """The total weight of a word's translations, relative to a literal match."""
 
@@ -54,8 +58,19 @@ class Expanded:
     alternatives: tuple[Alternative, ...]
 
 
-Neighbours = Callable[[str, Lang], list[tuple[str, float]]]
-"""Given a word and its language, similar words of the other language with weights."""
+Neighbours = Callable[[str, Lang, float], list[tuple[str, float]]]
+"""Given a word, its language and a similarity floor, similar words of the other language with weights."""
+NEIGHBOUR_FLOOR = 0.7
+"""Word similarity an embedding neighbour needs when it is a word's only translation (on
+XQuAD-R cognates score 0.7-0.9, unrelated words up to 0.65; lower admits Шойгу -> Sochi)."""
+NEIGHBOUR_FLOOR_BESIDE_LEXICON = 0.6
+"""The floor when the neighbours compete with lexicon translations, which keeps noise down
+(0.6 gained on bench/xquad.py over 0.7; 0.55 admitted more noise than help)."""
+Similarity = Callable[[str, list[str]], np.ndarray]
+"""Cosine of a source text to each candidate translation (cross-lingual word vectors)."""
+TEMPERATURE = 0.2
+"""How sharply word similarity picks among candidate translations: weights go as
+exp((cosine - best cosine) / TEMPERATURE), so one 0.2 below the best weighs e^-1 of it."""
 
 
 def is_stopword(word: str) -> bool:
@@ -64,18 +79,21 @@ def is_stopword(word: str) -> bool:
 
 def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None, *,
               use_lexicon: bool = True, use_names: bool = True,
-              indexed: Callable[[str], bool] | None = None) -> Node:
+              indexed: Callable[[str], bool] | None = None,
+              similarity: Similarity | None = None) -> Node:
     """The query tree with every plain word expanded into its alternatives.
 
     ``indexed`` tells whether a ``body`` term occurs in the index: translations
     that cannot match are dropped and their weight goes to those that can.
     """
-    return _Translator(lexicon, neighbours, use_lexicon, use_names, indexed).node(node)
+    return _Translator(lexicon, neighbours, use_lexicon, use_names, indexed, similarity).node(node)
 
 
 class _Translator:
     def __init__(self, lexicon: Lexicon, neighbours: Neighbours | None, use_lexicon: bool,
-                 use_names: bool, indexed: Callable[[str], bool] | None) -> None:
+                 use_names: bool, indexed: Callable[[str], bool] | None,
+                 similarity: Similarity | None) -> None:
+        self.similarity = similarity
         self.lexicon = lexicon
         self.neighbours = neighbours
         self.use_lexicon = use_lexicon
@@ -120,7 +138,7 @@ class _Translator:
             if self.use_lexicon and lang and all(script_of(t) == lang for t in texts):
                 found = self.lexicon.lookup(texts, lang)
                 if found:
-                    return length, tuple(self.from_lexicon(found, other(lang)))
+                    return length, tuple(self.weighted(" ".join(texts), _from_lexicon(found, other(lang))))
         return None
 
     def term(self, term: Term, translate_words: bool) -> Node:
@@ -132,27 +150,43 @@ class _Translator:
             return term
         parts = [w.text for w in words(term.text) if "-" not in w.text] or [term.text]
         found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
-        if translate_words and self.use_lexicon:
-            alternatives.extend(self.from_lexicon(found, other(lang)))
-        if translate_words and self.neighbours and not found:
-            alternatives.extend(
-                Alternative((word,), other(lang), TRANSLATION_WEIGHT * weight, "embeddings")
-                for word, weight in self.neighbours(term.text, lang)
-            )
+        if translate_words:
+            candidates = _from_lexicon(found, other(lang)) if self.use_lexicon else []
+            if self.neighbours:
+                floor = NEIGHBOUR_FLOOR_BESIDE_LEXICON if candidates else NEIGHBOUR_FLOOR
+                candidates += [Alternative((word,), other(lang), weight, "embeddings")
+                               for word, weight in self.neighbours(term.text, lang, floor)]
+            alternatives.extend(self.weighted(term.text, candidates))
         if self.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
             alternatives.extend(Alternative((key,), None, NAME_WEIGHT, "names") for key in name_keys(term.text))
         return Expanded(term.text, term, tuple(alternatives)) if alternatives else term
 
-    def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
-        """Translations that can match in the index, their weights renormalised to sum to one."""
-        if self.indexed:
-            found = tuple(t for t in found if all(self.occurs(word) for word in t.words))
-        total = sum(t.weight for t in found) or 1.0
-        return [Alternative(t.words, lang, TRANSLATION_WEIGHT * t.weight / total, t.origin) for t in found]
+    def weighted(self, source: str, candidates: list[Alternative]) -> list[Alternative]:
+        """The best MAX_TRANSLATIONS candidates that can match in the index, weights summing to one.
+
+        With word vectors, similarity to the source decides the weights (the
+        dictionary's sense order is a poor guide across many senses); without
+        them, the candidates' own weights do.
+        """
+        unique: dict[tuple[str, ...], Alternative] = {}
+        for candidate in candidates:
+            unique.setdefault(candidate.target, candidate)  # a dictionary sense beats a neighbour
+        chosen = [c for c in unique.values() if not self.indexed or all(map(self.occurs, c.target))]
+        weights = [c.weight for c in chosen]
+        if self.similarity and len(chosen) > 1:
+            cosines = self.similarity(source, [c.text for c in chosen])
+            weights = list(np.exp((cosines - cosines.max()) / TEMPERATURE))
+        best = sorted(zip(chosen, weights), key=lambda pair: -pair[1])[:MAX_TRANSLATIONS]
+        total = sum(w for _, w in best) or 1.0
+        return [replace(c, weight=TRANSLATION_WEIGHT * float(w) / total) for c, w in best]
 
     def occurs(self, word: str) -> bool:
         assert self.indexed is not None
         return any(self.indexed(form) for form in normal_forms(word))
+
+
+def _from_lexicon(found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
+    return [Alternative(t.words, lang, t.weight, t.origin) for t in found]
 
 
 def _plain(node: Node) -> bool:
