@@ -77,7 +77,8 @@ def main() -> None:
     for source in ("en", "ru"):
         questions = data[source][1][:: args.sample or 1]
         target = "ru" if source == "en" else "en"
-        table.append((f"{source}->{source} (monolingual)", evaluate(index, questions, source, Cross(False, False, False))))
+        table.append((f"{source}->{source} BM25 (monolingual)", evaluate(index, questions, source, RUNS["none"])))
+        table.append((f"{source}->{source} all (monolingual)", evaluate(index, questions, source, RUNS["all"])))
         for name in args.runs.split(","):
             table.append((f"{source}->{target} {name}", evaluate(index, questions, target, RUNS[name])))
     print(f"{'run':34} {'MRR@10':>7} {'R@10':>7} {'ms/q':>7}")

@@ -36,13 +36,19 @@ def encode(texts: Sequence[str]) -> np.ndarray:
 
 
 def similarities(text: str, candidates: Sequence[str]) -> np.ndarray:
-    """Cosine of ``text`` to each candidate: short texts (words, terms), each encoded once per process."""
-    missing = [t for t in dict.fromkeys([text, *candidates]) if t not in _short]
+    """Cosine of ``text`` to each candidate (words, terms)."""
+    rows = short_vectors([text, *candidates])
+    return rows[1:] @ rows[0]
+
+
+def short_vectors(texts: Sequence[str]) -> np.ndarray:
+    """Vectors of short texts (words, terms), each encoded once per process: queries repeat them."""
+    missing = [t for t in dict.fromkeys(texts) if t not in _short]
     if missing:
         if len(_short) > MAX_SHORT:
             _short.clear()
         _short.update(zip(missing, encode(missing)))
-    return np.array([float(_short[c] @ _short[text]) for c in candidates], dtype=np.float32)
+    return np.array([_short[t] for t in texts], dtype=np.float32).reshape(len(texts), DIM)
 
 
 MAX_SHORT = 100_000

@@ -4,8 +4,9 @@ with dense cross-lingual vectors.
 A natural-language query (plain words) is run both ways and the two are fused:
 the BM25F score saturated into [0, 1) as s / (s + LEXICAL_HALF * n), n the
 query's content words, plus DENSE_WEIGHT times the similarity of the query and
-passage vectors, less for queries of fewer than DENSE_FULL_WORDS content words
-(weights tuned on XQuAD-R: bench/xquad.py). The saturation keeps a weak
+passage vectors and again times their word alignment (``alignment``), less for
+queries of fewer than DENSE_FULL_WORDS content words (weights tuned on
+XQuAD-R: bench/xquad.py). The saturation keeps a weak
 lexical match weak, where normalising by the best score would make the best
 of a bad lot look perfect. Passages found only by vectors must pass a
 similarity floor (a high one when nothing matches lexically, so nonsense still
@@ -22,7 +23,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from . import embeddings, vectors, vocabulary
+from . import alignment, embeddings, vectors, vocabulary
 from .errors import InputError
 from .highlight import Span, matched_spans
 from .languages import Lang, lexicon
@@ -133,7 +134,7 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
         if natural and weight > 0:
-            _fuse_dense(scores, lexical, store, searcher, embeddings.encode([text])[0], lang, weight)
+            _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
@@ -159,12 +160,13 @@ def _content_words(text: str) -> int:
 
 
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher: Searcher,
-                query_vector: np.ndarray, lang: Lang | None, weight: float) -> None:
-    """Add vector similarity to every candidate, and admit the nearest passages by vector."""
+                text: str, lang: Lang | None, weight: float) -> None:
+    """Admit the nearest passages by vector, then add to every candidate its vector
+    similarity and its word alignment with the query."""
     passage_vectors = vectors.for_searcher(store, searcher)
     if not len(passage_vectors.langs):
         return
-    similarities = passage_vectors.similarities(query_vector)
+    similarities = passage_vectors.similarities(embeddings.encode([text])[0])
     similarity = passage_vectors.nearest(similarities, DENSE_CANDIDATES, lang)
     for docnum in lexical:
         similarity.setdefault(docnum, float(similarities[docnum]))
@@ -172,6 +174,8 @@ def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Stor
     for docnum, cosine in similarity.items():
         if docnum in lexical or cosine >= floor:
             scores[docnum] = scores.get(docnum, 0.0) + weight * cosine
+    for docnum, aligned in alignment.scores(store, searcher, text, scores).items():
+        scores[docnum] += weight * aligned
 
 
 def _hit(rank: int, docnum: int, score: float, stored: dict, terms: Iterable[tuple[str, str]]) -> Hit:

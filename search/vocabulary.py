@@ -15,7 +15,8 @@ neighbour that no longer occurs in the index simply matches nothing.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,24 @@ MIN_LENGTH = 3
 NEIGHBOURS = 3
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per loaded file (see _cached)
+class Vocabulary:
+    """One language's embedded word forms (as the ``exact`` field writes them) and their vectors."""
+
+    words: list[str]
+    matrix: np.ndarray  # (words, DIM) float32
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        """Word -> its row in ``matrix``."""
+        return {word: row for row, word in enumerate(self.words)}
+
+
+def load(store: Store, lang: Lang) -> Vocabulary | None:
+    """The vocabulary of one language, loaded once per process until it is refreshed."""
+    return _cached(str(store.path), lang, _stamp(store.path, lang))
+
+
 def refresh(store: Store, searcher: Searcher) -> None:
     """Bring the vocabulary vectors in line with the index, embedding only new words."""
     frequent = _frequent_words(searcher)
@@ -48,11 +67,11 @@ def refresh(store: Store, searcher: Searcher) -> None:
 
 def neighbours(store: Store, word: str, lang: Lang, floor: float) -> list[tuple[str, float]]:
     """Words of the other language at least ``floor`` close to ``word``, with weights summing to one."""
-    vocabulary = _cached(str(store.path), other(lang), _stamp(store.path, other(lang)))
-    if vocabulary is None or not len(vocabulary[0]):
+    vocabulary = load(store, other(lang))
+    if vocabulary is None or not vocabulary.words:
         return []
-    words, matrix = vocabulary
-    similarities = matrix @ embeddings.encode([word])[0]
+    words = vocabulary.words
+    similarities = vocabulary.matrix @ embeddings.short_vectors([word])[0]
     best: dict[str, float] = {}
     for i in np.argsort(-similarities)[: NEIGHBOURS * 4]:
         if similarities[i] < floor or len(best) == NEIGHBOURS:
@@ -95,11 +114,11 @@ def _load(folder: Path, lang: Lang) -> tuple[list[str], np.ndarray] | None:
 
 
 @lru_cache(maxsize=4)
-def _cached(folder: str, lang: Lang, stamp: int) -> tuple[list[str], np.ndarray] | None:
+def _cached(folder: str, lang: Lang, stamp: int) -> Vocabulary | None:
     """Loaded once per process until the files change (the stamp), as float32: numpy has
     no fast float16 matrix product."""
     loaded = _load(Path(folder), lang)
-    return (loaded[0], np.asarray(loaded[1], dtype=np.float32)) if loaded else None
+    return Vocabulary(loaded[0], np.asarray(loaded[1], dtype=np.float32)) if loaded else None
 
 
 def _save(folder: Path, lang: Lang, words: list[str], matrix: np.ndarray) -> None:
