@@ -63,6 +63,17 @@ def test_phrase_query_returns_only_passages_with_the_phrase(runner: CliRunner, s
     assert hits and all("military cooperation" in " ".join(h["text"].lower().split()) for h in hits)
 
 
+def test_cross_language_hits_serialise_as_json(runner: CliRunner, seeds_index: Index) -> None:
+    """Scores of passages found through weighted translations are plain numbers in JSON
+    (numpy's float32 once leaked into them and broke --json)."""
+    for query in ("визит в Пекин", "modern weapons"):
+        result = run(runner, seeds_index, "query", query, "--json", "--explain")
+        assert result.exit_code == 0, result.output
+        hits = json_hits(result.stdout)
+        assert "en" in {hit["lang"] for hit in hits}
+        assert all(isinstance(hit["score"], float) for hit in hits)
+
+
 def test_no_hit_exits_1_with_no_output(runner: CliRunner, seeds_index: Index) -> None:
     result = run(runner, seeds_index, "query", "zzqqxx", "--json")
     assert (result.exit_code, result.stdout) == (1, "")

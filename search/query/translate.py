@@ -177,7 +177,7 @@ class _Translator:
             cosines = self.similarity(source, [c.text for c in chosen])
             weights = list(np.exp((cosines - cosines.max()) / TEMPERATURE))
         best = sorted(zip(chosen, weights), key=lambda pair: -pair[1])[:MAX_TRANSLATIONS]
-        total = sum(w for _, w in best) or 1.0
+        total = float(sum(w for _, w in best)) or 1.0  # Python floats: numpy's would reach the JSON
         return [replace(c, weight=TRANSLATION_WEIGHT * float(w) / total) for c, w in best]
 
     def occurs(self, word: str) -> bool:
