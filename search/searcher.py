@@ -38,6 +38,9 @@ DENSE_CANDIDATES = 100
 LEXICAL_HALF = 10.0
 """The BM25F score, per content word of the query, that counts as half a perfect match."""
 DENSE_WEIGHT = 1.5
+ALIGNED_CANDIDATES = 30
+"""Word alignment reorders the best candidates only (or as many as asked for): on XQuAD-R,
+aligning the best 20 ranks as well as aligning all of them, at a fraction of the cost."""
 DENSE_FULL_WORDS = 3
 """A sentence encoder needs a sentence: queries of fewer content words weigh vectors less,
 and a one-word query not at all (its vector says little; its translations say more)."""
@@ -135,6 +138,7 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
         if natural and weight > 0:
             _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
+            _fuse_alignment(scores, store, searcher, text, weight, max(limit, ALIGNED_CANDIDATES))
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
@@ -161,8 +165,7 @@ def _content_words(text: str) -> int:
 
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher: Searcher,
                 text: str, lang: Lang | None, weight: float) -> None:
-    """Admit the nearest passages by vector, then add to every candidate its vector
-    similarity and its word alignment with the query."""
+    """Add vector similarity to every candidate, and admit the nearest passages by vector."""
     passage_vectors = vectors.for_searcher(store, searcher)
     if not len(passage_vectors.langs):
         return
@@ -174,7 +177,13 @@ def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Stor
     for docnum, cosine in similarity.items():
         if docnum in lexical or cosine >= floor:
             scores[docnum] = scores.get(docnum, 0.0) + weight * cosine
-    for docnum, aligned in alignment.scores(store, searcher, text, scores).items():
+
+
+def _fuse_alignment(scores: dict[int, float], store: Store, searcher: Searcher, text: str,
+                    weight: float, count: int) -> None:
+    """Add word alignment to the ``count`` best candidates so far."""
+    best = sorted(scores, key=lambda docnum: (-scores[docnum], docnum))[:count]
+    for docnum, aligned in alignment.scores(store, searcher, text, best).items():
         scores[docnum] += weight * aligned
 
 
