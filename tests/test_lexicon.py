@@ -123,7 +123,7 @@ def test_the_real_glossary_is_well_formed() -> None:
 
 def test_compiled_lexicon_is_cached_beside_the_index(tmp_path: Path) -> None:
     lexicon.load(tmp_path)
-    assert (tmp_path / "lexicon.marshal").stat().st_size > 0
+    assert (tmp_path / lexicon.CACHE_NAME).stat().st_size > 0
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
 
 
@@ -136,3 +136,15 @@ def test_a_current_cache_is_left_alone(tmp_path: Path) -> None:
     cache.write_bytes(b"garbage")
     lexicon.ensure_cached(tmp_path)
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
+
+
+def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
+    compiled = lexicon.load(None)
+    lexicon.ensure_cached(tmp_path)
+    stored = lexicon.load(tmp_path)
+    assert isinstance(stored.en_ru, lexicon._StoredTable)  # read on demand, not loaded whole
+    for words, lang in ((["defense"], "en"), (["air", "defense"], "en"), (["cities"], "en"),
+                        (["оборона"], "ru"), (["умер"], "ru"), (["Пекине"], "ru"), (["zzqqxx"], "en")):
+        assert stored.lookup(words, lang) == compiled.lookup(words, lang), words
+    assert stored.has_dictionary == compiled.has_dictionary
+    assert len(stored.ru_en) == len(compiled.ru_en)
