@@ -53,5 +53,5 @@ def explain(expanded: list[Expanded], dense: bool) -> list[str]:
     for item in expanded:
         alternatives = ", ".join(f"{alt.text} ({alt.origin}, {alt.weight:.2f})" for alt in item.alternatives)
         lines.append(f"explain: {item.source} -> {alternatives}")
-    lines.append(f"explain: passage vectors {'fused' if dense else 'not used'}")
+    lines.append(f"explain: passage vectors and word alignment {'fused' if dense else 'not used'}")
     return lines

@@ -143,7 +143,7 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
                 for rank, (docnum, score) in enumerate(ranked, 1)]
-    return Results(text, hits, expansions(root), natural)
+    return Results(text, hits, expansions(root), natural and weight > 0)
 
 
 def _is_natural(node: Node) -> bool:

@@ -110,6 +110,12 @@ def test_explanation_names_where_each_alternative_came_from(seeds_index: Index) 
     assert results.dense
 
 
+def test_one_word_queries_rank_by_their_translations_alone(seeds_index: Index) -> None:
+    """A word's vector says little (DENSE_FULL_WORDS): vectors are not fused, and explain says so."""
+    assert not seeds_index.search("Шойгу").dense
+    assert seeds_index.search("Шойгу министр").dense
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
        | st.lists(st.sampled_from(['"', "(", ")", "AND", "OR", "NOT", "-", "*", "=", "China", "оборона",
