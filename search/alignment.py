@@ -9,7 +9,8 @@ mean of those closest similarities -- ColBERT's MaxSim, with the sentence
 encoder's word vectors. A passage that holds a counterpart for every word of
 the question, rare ones above all, outranks one that is merely on topic.
 On XQuAD-R it lifts MRR@10 by about 0.02 in each cross direction
-(bench/xquad.py).
+(bench/xquad.py), and by 0.03-0.05 for short queries on held-out FLORES-200
+sentences (bench/flores.py).
 """
 
 from __future__ import annotations
