@@ -86,7 +86,8 @@ class Lexicon:
         lists instead of it (найти: retrieve, and from находить: find).
         """
         table = self.en_ru if lang == "en" else self.ru_en
-        found = next((table[key] for key in _keys(words, lang, self) if key in table), ())
+        # One get per key: from the cache, a membership test would read the entry twice.
+        found = next((entry for key in _keys(words, lang, self) if (entry := table.get(key)) is not None), ())
         translations = [Translation(*entry) for entry in found]
         if lang == "ru" and len(words) == 1:
             seen = {t.words for t in translations}
