@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from search import Index, alignment
+from search.languages import other
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "flores200-devtest-en-ru"
 FILES = {"en": "eng_Latn.devtest", "ru": "rus_Cyrl.devtest"}
@@ -24,11 +25,10 @@ K = 10
 
 
 def mrr(index: Index, sentences: dict[str, list[str]], source: str, words: int, sample: int) -> float:
-    target = "ru" if source == "en" else "en"
     reciprocal, picked = 0.0, range(0, len(sentences[source]), sample)
     for i in picked:
         query = " ".join(sentences[source][i].split()[:words]) if words else sentences[source][i]
-        for hit in index.search(query, limit=K, lang=target).hits:
+        for hit in index.search(query, limit=K, lang=other(source)).hits:
             if Path(hit.doc).name == f"{i:04d}.txt":
                 reciprocal += 1.0 / hit.rank
                 break
@@ -58,7 +58,7 @@ def main() -> None:
                 alignment.scores = scores
                 row.append(mrr(index, sentences, source, words, args.sample))
             alignment.scores = aligned
-            name = f"{source}->{'ru' if source == 'en' else 'en'} {label}"
+            name = f"{source}->{other(source)} {label}"
             print(f"{name:34} {row[0]:8.3f} {row[1]:8.3f}")
 
 

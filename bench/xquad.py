@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from search import Cross, Index
+from search.languages import other
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "xquad-r-en-ru"
 K = 10
@@ -76,7 +77,7 @@ def main() -> None:
     table = []
     for source in ("en", "ru"):
         questions = data[source][1][:: args.sample or 1]
-        target = "ru" if source == "en" else "en"
+        target = other(source)
         table.append((f"{source}->{source} BM25 (monolingual)", evaluate(index, questions, source, RUNS["none"])))
         table.append((f"{source}->{source} all (monolingual)", evaluate(index, questions, source, RUNS["all"])))
         for name in args.runs.split(","):
