@@ -16,30 +16,29 @@ sentences (bench/flores.py).
 from __future__ import annotations
 
 import math
-import re
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 from whoosh.searching import Searcher
 
 from . import embeddings, vocabulary
-from .analysis import fold, words
+from .analysis import fold
 from .languages import LANGS
-from .query.translate import is_stopword
+from .languages.characters import LETTER_RUN
 from .store import Store
 from .vocabulary import Vocabulary
 
 MAX_PASSAGES = 8192
 """Passages whose word rows are kept in memory between queries."""
 
-_LETTERS = re.compile(r"[^\W\d_]+")
-"""A run of letters: the vocabulary holds only such words (and the parts of hyphenated ones)."""
 
 
-def scores(store: Store, searcher: Searcher, text: str, docnums: Iterable[int]) -> dict[int, float]:
-    """Alignment of the query ``text`` with each passage, in [0, 1]; empty if there is nothing to align."""
-    query = list(dict.fromkeys(word.text for word in words(text) if _alignable(word.text)))
+def scores(store: Store, searcher: Searcher, content_words: Sequence[str],
+           docnums: Iterable[int]) -> dict[int, float]:
+    """Alignment of the query's content words with each passage, in [0, 1]; empty if there is
+    nothing to align."""
+    query = list(dict.fromkeys(word for word in content_words if _alignable(word)))
     loaded = (vocabulary.load(store, lang) for lang in LANGS)
     vocabularies = tuple(v for v in loaded if v is not None and v.words)
     docnums = list(docnums)
@@ -66,13 +65,13 @@ def scores(store: Store, searcher: Searcher, text: str, docnums: Iterable[int]) 
 
 
 def _alignable(word: str) -> bool:
-    """A content word the vocabulary could hold (it embeds words of letters, of MIN_LENGTH or more)."""
-    return word.isalpha() and len(word) >= vocabulary.MIN_LENGTH and not is_stopword(word)
+    """A word the vocabulary could hold (it embeds words of letters, of MIN_LENGTH or more)."""
+    return word.isalpha() and len(word) >= vocabulary.MIN_LENGTH
 
 
 @lru_cache(maxsize=MAX_PASSAGES)
 def _rows(text: str, vocabularies: tuple[Vocabulary, ...]) -> tuple[np.ndarray, ...]:
     """The vocabulary rows of a passage's words, per vocabulary."""
-    forms = set(_LETTERS.findall(fold(text)))
+    forms = set(LETTER_RUN.findall(fold(text)))
     return tuple(np.array(sorted(v.rows[f] for f in forms if f in v.rows), dtype=np.int64)
                  for v in vocabularies)

@@ -14,39 +14,39 @@ are analysed correctly.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from whoosh.analysis import Analyzer, Token
 
 from .languages import english, names, russian, script_of
+from .languages.characters import WORD, split_compound
 
 FIELDS = ("body", "exact", "names")
-
-_PART = r"[^\W_]+(?:['\u2019][^\W_]+)*"
-_WORD = re.compile(rf"{_PART}(?:[-\u2010\u2011]{_PART})*")
-_HYPHENS = re.compile(r"[-\u2010\u2011]")
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """A word of a text: its surface form, character span and token position."""
+    """A word of a text: its surface form, character span and token position.
+
+    ``compound`` marks the whole of a hyphenated word, which comes before its parts.
+    """
 
     text: str
     start: int
     end: int
     pos: int
+    compound: bool = False
 
 
 def words(text: str) -> Iterator[Word]:
     """The words of a text; a hyphenated compound comes whole, then part by part."""
     pos = 0
-    for match in _WORD.finditer(text):
+    for match in WORD.finditer(text):
         surface = match.group()
-        parts = _HYPHENS.split(surface)
+        parts = split_compound(surface)
         if len(parts) > 1:
-            yield Word(surface, match.start(), match.end(), pos)
+            yield Word(surface, match.start(), match.end(), pos, compound=True)
             offset = match.start()
             for part in parts:
                 yield Word(part, offset, offset + len(part), pos)
@@ -58,7 +58,7 @@ def words(text: str) -> Iterator[Word]:
 
 
 def fold(word: str) -> str:
-    """The exact-form of a word: lower case, ё -> е, typographic apostrophe -> '."""
+    """The exact form of a word: lower case, ё -> е, every dash a hyphen, every apostrophe '."""
     return russian.fold(english.fold(word))
 
 
@@ -79,7 +79,7 @@ def name_keys(word: str) -> tuple[str, ...]:
         # word without its case ending too.
         keys = (names.name_key(form) for form in (*russian.lemmas(word), russian.without_ending(word)))
     else:
-        keys = (names.name_key(re.sub(r"['\u2019]s$", "", word)),)
+        keys = (names.name_key(english.without_possessive(word)),)
     return tuple(key for key in dict.fromkeys(keys) if len(key) > 1)
 
 

@@ -28,9 +28,8 @@ from .errors import InputError
 from .highlight import Span, matched_spans
 from .languages import Lang, lexicon
 from .query.compile import compile_query
-from .query.parser import Node, Or, Term, parse
-from .analysis import words
-from .query.translate import Expanded, Neighbours, expansions, is_stopword, translate
+from .query.parser import Node, parse
+from .query.translate import Neighbours, expansions, translate
 from .store import Store
 
 LEXICAL_CANDIDATES = 100
@@ -125,21 +124,22 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
             # nor Require (whoosh 2.7.4's ignores the requirement when optimize=False):
             # an And with a term that adds nothing to the score.
             whoosh_query = wq.And([whoosh_query, wq.Term("lang", lang, boost=0.0)])
-        natural = mechanisms.embeddings and _is_natural(root)
+        natural = mechanisms.embeddings and parsed.natural
         # optimize=False: whoosh 2.7.4's block-quality skipping can loop forever on an Or of
         # boosted terms (seen with body + exact^0.2 over a few thousand passages; it looks like
         # floating-point rounding in AndMaybeMatcher.skip_to_quality when a boost is not a
         # power of two, so that a skip moves nothing and the loop condition never changes).
         results = searcher.search(whoosh_query, limit=max(limit, LEXICAL_CANDIDATES), optimize=False)
         lexical = {hit.docnum: hit.score for hit in results}
-        length = _content_words(text)
+        length = max(1, len(parsed.content_words))
         half = LEXICAL_HALF * length
         scores = {docnum: score / (score + half) for docnum, score in lexical.items()}
         weight = DENSE_WEIGHT * min(1.0, (length - 1) / (DENSE_FULL_WORDS - 1))
         fused = natural and weight > 0
         if fused:
-            _fuse_dense(scores, lexical, store, searcher, text, lang, weight)
-            _fuse_alignment(scores, store, searcher, text, weight, max(limit, ALIGNED_CANDIDATES))
+            _fuse_dense(scores, lexical, store, searcher, parsed.text, lang, weight)
+            _fuse_alignment(scores, store, searcher, parsed.content_words, weight,
+                            max(limit, ALIGNED_CANDIDATES))
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         terms = whoosh_query.all_terms()
         hits = [_hit(rank, docnum, score, searcher.stored_fields(docnum), terms)
@@ -147,21 +147,8 @@ def search(store: Store, text: str, *, limit: int = 10, lang: Lang | None = None
     return Results(text, hits, expansions(root), fused)
 
 
-def _is_natural(node: Node) -> bool:
-    """Plain words only (perhaps expanded): the query a person types into a search box."""
-    if isinstance(node, Expanded):
-        return node.literal is None or _is_natural(node.literal)
-    if isinstance(node, Term):
-        return not node.exact and not node.prefix
-    return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
-
-
 def _neighbours(store: Store) -> Neighbours:
     return lambda word, lang, floor: vocabulary.neighbours(store, word, lang, floor)
-
-
-def _content_words(text: str) -> int:
-    return max(1, sum(1 for word in words(text) if not is_stopword(word.text)))
 
 
 def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Store, searcher: Searcher,
@@ -180,11 +167,11 @@ def _fuse_dense(scores: dict[int, float], lexical: dict[int, float], store: Stor
             scores[docnum] = scores.get(docnum, 0.0) + weight * cosine
 
 
-def _fuse_alignment(scores: dict[int, float], store: Store, searcher: Searcher, text: str,
+def _fuse_alignment(scores: dict[int, float], store: Store, searcher: Searcher, query: tuple[str, ...],
                     weight: float, count: int) -> None:
     """Add word alignment to the ``count`` best candidates so far."""
     best = sorted(scores, key=lambda docnum: (-scores[docnum], docnum))[:count]
-    for docnum, aligned in alignment.scores(store, searcher, text, best).items():
+    for docnum, aligned in alignment.scores(store, searcher, query, best).items():
         scores[docnum] += weight * aligned
 
 

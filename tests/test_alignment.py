@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from search import Index, alignment
+from search.query.parser import parse
 
 
 def _passages(index: Index, lang: str | None = None) -> dict[int, str]:
@@ -16,7 +17,7 @@ def _passages(index: Index, lang: str | None = None) -> dict[int, str]:
 
 def _align(index: Index, text: str, docnums) -> dict[int, float]:
     with index.store.searcher() as searcher:
-        return alignment.scores(index.store, searcher, text, docnums)
+        return alignment.scores(index.store, searcher, parse(text).content_words, docnums)
 
 
 def test_a_passage_holding_every_query_word_aligns_fully(seeds_index: Index) -> None:

@@ -50,3 +50,24 @@ def test_deep_nesting_cannot_exhaust_the_stack() -> None:
 def test_any_text_parses(text: str) -> None:
     parsed = parse(text)
     assert parsed.root is None or isinstance(parsed.root, (Term, Phrase, And, Or, Not))
+
+
+def test_typographic_quotes_delimit_phrases() -> None:
+    for text in ("“military cooperation”", "«военное сотрудничество»", "„military cooperation“"):
+        assert isinstance(parse(text).root, Phrase), text
+    assert parse("«военное сотрудничество» Китай").root == Or((Phrase("военное сотрудничество"), Term("Китай")))
+
+
+def test_the_parsed_query_knows_its_words_content_words_and_filter() -> None:
+    parsed = parse("lang:ru What did Russia-China talks agree? -Putin")
+    assert parsed.lang == "ru"
+    assert parsed.words == ("What", "did", "Russia", "China", "talks", "agree")
+    assert parsed.content_words == ("Russia", "China", "talks", "agree")
+    assert parsed.text == "What did Russia China talks agree"
+    assert not parsed.natural  # the negation is an operator
+    assert parse("What did Russia-China talks agree?").natural
+
+
+def test_a_language_filter_in_the_query_leaves_the_rest_as_it_was() -> None:
+    filtered, plain = parse("lang:ru China Russia"), parse("China Russia")
+    assert (filtered.root, filtered.words, filtered.natural) == (plain.root, plain.words, plain.natural)

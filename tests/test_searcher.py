@@ -135,3 +135,19 @@ def test_any_query_gives_hits_or_an_input_error(seeds_index: Index, text: str) -
 def test_negation_alone_lists_passages_without_the_word(seeds_index: Index) -> None:
     hits = seeds_index.search("NOT China", cross=False, limit=100).hits
     assert hits and all("china" not in hit.text.lower() for hit in hits)
+
+
+def test_a_language_filter_in_the_query_equals_the_option(seeds_index: Index) -> None:
+    for query in ("China Russia", "military technical cooperation with China", "Рособоронэкспорт"):
+        assert seeds_index.search(f"lang:ru {query}").hits == seeds_index.search(query, lang="ru").hits
+        assert seeds_index.search(f"lang:en {query}").hits == seeds_index.search(query, lang="en").hits
+
+
+@pytest.mark.parametrize("dash", [chr(c) for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0xFE63, 0xFF0D)],
+                         ids=lambda c: f"U+{ord(c):04X}")
+def test_a_phrase_typed_with_any_dash_finds_what_a_hyphen_finds(seeds_index: Index, dash: str) -> None:
+    for phrase in ('"Russian-Chinese relations"', '"военно-техническому сотрудничеству"'):
+        expected = seeds_index.search(phrase).hits
+        assert expected, phrase
+        assert seeds_index.search(phrase.replace("-", dash)).hits == expected
+        assert seeds_index.search(f"=Russian{dash}Chinese").hits == seeds_index.search("=Russian-Chinese").hits

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from .characters import fold_marks
+
 STOPWORDS = frozenset(
     """
     a about above after again against all am an and any are as at be because been before
@@ -29,8 +31,14 @@ _STEMMER = snowballstemmer.stemmer("english")
 
 
 def fold(word: str) -> str:
-    """Case-fold and normalise the typographic apostrophe."""
-    return word.lower().replace("\u2019", "'")
+    """Case-fold, with every apostrophe and dash in its ASCII form."""
+    return fold_marks(word.lower())
+
+
+def without_possessive(word: str) -> str:
+    """The word without a possessive 's (Putin's -> Putin), whatever its apostrophe."""
+    folded = fold_marks(word)
+    return word[:-2] if folded.endswith(("'s", "'S")) else word
 
 
 @lru_cache(maxsize=500_000)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from whoosh import query as wq
 
 from ..analysis import fold, normal_forms, words
+from ..languages import is_stopword
 from ..store import PASSAGE
 from .parser import And, Node, Not, Or, Phrase, Term
-from .translate import Alternative, Expanded, is_stopword
+from .translate import Alternative, Expanded
 
 EVERY_PASSAGE = wq.Term("kind", PASSAGE)
 """What a query of exclusions only starts from (text fields match passages only anyway)."""
@@ -69,7 +70,7 @@ def _term(term: Term) -> wq.Query:
 
 
 def _phrase(text: str) -> wq.Query:
-    parts = [fold(w.text) for w in words(text) if "-" not in w.text and "\u2010" not in w.text]
+    parts = [fold(w.text) for w in words(text) if not w.compound]
     if len(parts) == 1:
         return wq.Term("exact", parts[0])
     return wq.Phrase("exact", parts)

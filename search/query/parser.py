@@ -1,7 +1,7 @@
 """The query syntax, parsed forgivingly: any string a user can type parses.
 
     word word        either word; passages matching more words rank higher
-    "a phrase"       the exact words in this order (never translated)
+    "a phrase"       the exact words in this order (never translated); “…”, «…» and „…“ too
     a AND b          both;  a OR b: either;  NOT a, -a: without a
     ( ... )          grouping
     =word            this exact form only (no stemming, no translation)
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
+from functools import cached_property
+from typing import Iterator, Union
 
-from ..languages import Lang
+from ..analysis import words
+from ..languages import Lang, is_stopword
+from ..languages.characters import QUOTES
 
 _HAS_WORD = re.compile(r"[^\W_]")
 _EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
@@ -58,11 +61,52 @@ Node = Union[Term, Phrase, And, Or, Not]
 
 @dataclass(frozen=True)
 class ParsedQuery:
+    """A query as the parser understood it; everything downstream reads this, never the raw text."""
+
     root: Node | None
     lang: Lang | None = None
+    """The language filter written in the query (lang:ru), if any."""
+
+    @cached_property
+    def words(self) -> tuple[str, ...]:
+        """The words the query looks for, in order: operators, filters and negated words left out.
+        A hyphenated word comes as its parts."""
+        return tuple(word.text for node in _positive(self.root) for word in words(node.text)
+                     if not word.compound)
+
+    @property
+    def text(self) -> str:
+        """The query as plain text (what the sentence encoder reads)."""
+        return " ".join(self.words)
+
+    @cached_property
+    def content_words(self) -> tuple[str, ...]:
+        """The words that carry the query's topic: its words less stop words."""
+        return tuple(word for word in self.words if not is_stopword(word))
+
+    @cached_property
+    def natural(self) -> bool:
+        """Plain words only: the query a person types into a search box (ranked by fusion)."""
+        return self.root is not None and _is_natural(self.root)
 
 
-_TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
+def _positive(node: Node | None) -> Iterator[Term | Phrase]:
+    """The words and phrases of a tree that are not negated, in order."""
+    if isinstance(node, (Term, Phrase)):
+        yield node
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from _positive(item)
+
+
+def _is_natural(node: Node) -> bool:
+    if isinstance(node, Term):
+        return not node.exact and not node.prefix
+    return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
+
+
+_QUOTE = f"[{QUOTES}]"
+_TOKEN = re.compile(rf"{_QUOTE}[^{QUOTES}]*{_QUOTE}?|\(|\)|[^\s(){QUOTES}]+")
 MAX_DEPTH = 64
 """Deeper brackets are ignored, so no input can exhaust the stack."""
 
@@ -159,8 +203,8 @@ class _Parser:
             if self.peek() == ")":
                 self.take()
             return node
-        if token.startswith('"'):
-            phrase = token.strip('"')
+        if token[0] in QUOTES:
+            phrase = token.strip(QUOTES)
             return Phrase(phrase) if _HAS_WORD.search(phrase) else None
         exact = token.startswith("=")
         prefix = token.endswith("*")

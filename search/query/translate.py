@@ -20,7 +20,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from ..analysis import name_keys, normal_forms, words
-from ..languages import Lang, english, other, russian, script_of
+from ..languages import Lang, is_stopword, other, script_of
 from ..languages.lexicon import MAX_PHRASE_WORDS, MAX_TRANSLATIONS, Lexicon, Translation
 from .parser import And, Node, Not, Or, Term
 
@@ -71,10 +71,6 @@ Similarity = Callable[[str, list[str]], np.ndarray]
 TEMPERATURE = 0.2
 """How sharply word similarity picks among candidate translations: weights go as
 exp((cosine - best cosine) / TEMPERATURE), so one 0.2 below the best weighs e^-1 of it."""
-
-
-def is_stopword(word: str) -> bool:
-    return (russian if script_of(word) == "ru" else english).is_stopword(word)
 
 
 def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None, *,
@@ -148,7 +144,7 @@ class _Translator:
         lang = script_of(term.text)
         if not lang:
             return term
-        parts = [w.text for w in words(term.text) if "-" not in w.text] or [term.text]
+        parts = [w.text for w in words(term.text) if not w.compound] or [term.text]
         found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
         if translate_words:
             candidates = _from_lexicon(found, other(lang)) if self.use_lexicon else []
