@@ -15,41 +15,35 @@ sentences (bench/flores.py).
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from whoosh.searching import Searcher
 
-from . import embeddings, vocabulary
 from .analysis import fold
-from .languages import LANGS
 from .languages.characters import LETTER_RUN
-from .store import Store
-from .vocabulary import Vocabulary
+from .vocabulary import Vocabulary, embeddable
 
 MAX_PASSAGES = 8192
 """Passages whose word rows are kept in memory between queries."""
 
 
+def scores(content_words: Sequence[str], passages: Mapping[int, str], vocabularies: Sequence[Vocabulary],
+           word_vectors: Callable[[Sequence[str]], np.ndarray],
+           weight: Callable[[str], float]) -> dict[int, float]:
+    """Alignment of the query's content words with each passage (docnum -> text), in [0, 1];
+    empty if there is nothing to align.
 
-def scores(store: Store, searcher: Searcher, content_words: Sequence[str],
-           docnums: Iterable[int]) -> dict[int, float]:
-    """Alignment of the query's content words with each passage, in [0, 1]; empty if there is
-    nothing to align."""
-    query = list(dict.fromkeys(word for word in content_words if _alignable(word)))
-    loaded = (vocabulary.load(store, lang) for lang in LANGS)
-    vocabularies = tuple(v for v in loaded if v is not None and v.words)
-    docnums = list(docnums)
-    if not query or not vocabularies or not docnums:
+    ``weight`` gives a word's weight (its idf): rare words count more.
+    """
+    query = list(dict.fromkeys(word for word in content_words if embeddable(word)))
+    vocabularies = tuple(v for v in vocabularies if v.words)
+    if not query or not vocabularies or not passages:
         return {}
-    count = searcher.doc_count()
-    weights = np.array([math.log(count / (searcher.doc_frequency("exact", fold(word)) + 1)) + 1
-                        for word in query])
-    query_vectors = embeddings.short_vectors(query)
-    passage_rows = [_rows(searcher.stored_fields(docnum)["text"], vocabularies) for docnum in docnums]
-    best = np.zeros((len(docnums), len(query)), dtype=np.float32)  # 0: no negative similarities
+    weights = np.array([weight(word) for word in query])
+    query_vectors = word_vectors(query)
+    passage_rows = [_rows(text, vocabularies) for text in passages.values()]
+    best = np.zeros((len(passages), len(query)), dtype=np.float32)  # 0: no negative similarities
     for i, known in enumerate(vocabularies):
         rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
         needed = np.unique(np.concatenate(rows))
@@ -61,12 +55,7 @@ def scores(store: Store, searcher: Searcher, content_words: Sequence[str],
                 columns = np.searchsorted(needed, own)
                 best[j] = np.maximum(best[j], similarity[:, columns].max(axis=1))
     aligned = best @ weights / weights.sum()
-    return {docnum: float(value) for docnum, value in zip(docnums, aligned)}
-
-
-def _alignable(word: str) -> bool:
-    """A word the vocabulary could hold (it embeds words of letters, of MIN_LENGTH or more)."""
-    return word.isalpha() and len(word) >= vocabulary.MIN_LENGTH
+    return {docnum: float(value) for docnum, value in zip(passages, aligned)}
 
 
 @lru_cache(maxsize=MAX_PASSAGES)

@@ -15,15 +15,10 @@ are analysed correctly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
-
-from whoosh.analysis import Analyzer, Token
+from typing import Iterator, NamedTuple
 
 from .languages import english, names, russian, script_of
 from .languages.characters import WORD, split_compound
-
-FIELDS = ("body", "exact", "names")
-
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -83,56 +78,60 @@ def name_keys(word: str) -> tuple[str, ...]:
     return tuple(key for key in dict.fromkeys(keys) if len(key) > 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What one word of a text is indexed as, in each field."""
+
+    offset: int
+    """Its position relative to the first part of the word form it belongs to."""
+    body: tuple[str, ...]
+    exact: str
+    names: tuple[str, ...]
+
+
+def analyse_form(form: str) -> tuple[tuple[Terms, ...], int]:
+    """The terms of a word form as a text holds it (a hyphenated word whole at its first
+    position, then part by part), and how many positions it takes.
+
+    Indexing memoises this per distinct form: a corpus repeats its words.
+    """
+    parts = split_compound(form)
+    items = [(0, form)] if len(parts) == 1 else [(0, form), *enumerate(parts)]
+    terms = tuple(Terms(offset, normal_forms(word), fold(word),
+                        name_keys(word) if names.looks_like_name(word) else ())
+                  for offset, word in items)
+    return terms, len(parts)
+
+
+def forms(text: str) -> list[str]:
+    """The word forms of a text, in order (a hyphenated word is one form)."""
+    return WORD.findall(text)
+
+
 Postings = tuple[tuple[str, int], ...]
-"""Pre-analysed field content: (term, position) pairs."""
+"""One field's content: (term, position) pairs."""
 
 
-def analyse(text: str) -> dict[str, Postings]:
-    """All indexed fields of a passage text, as (term, position) pairs."""
+class Analysed(NamedTuple):
+    """A text's content in each indexed field (named as the schema names the fields)."""
+
+    body: Postings
+    exact: Postings
+    names: Postings
+
+
+def analyse(text: str) -> Analysed:
+    """All indexed fields of a text, as (term, position) pairs."""
     body: list[tuple[str, int]] = []
     exact: list[tuple[str, int]] = []
     keys: list[tuple[str, int]] = []
-    for word in words(text):
-        body.extend((term, word.pos) for term in normal_forms(word.text))
-        exact.append((fold(word.text), word.pos))
-        if names.looks_like_name(word.text):
-            keys.extend((key, word.pos) for key in name_keys(word.text))
-    return {"body": tuple(body), "exact": tuple(exact), "names": tuple(keys)}
-
-
-class PreAnalysed(str):
-    """A field value whose tokens were computed already (perhaps in another process)."""
-
-    postings: Postings
-
-    def __new__(cls, postings: Postings) -> "PreAnalysed":
-        value = super().__new__(cls, "")
-        value.postings = postings
-        return value
-
-
-class FieldAnalyzer(Analyzer):
-    """The whoosh analyzer of one field: replays pre-analysed postings, or analyses text."""
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FieldAnalyzer) and other.field == self.field
-
-    def __hash__(self) -> int:
-        return hash(self.field)
-
-    def __call__(self, value: str, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
-                 start_char: int = 0, tokenize: bool = True, mode: str = "",
-                 **kwargs: Any) -> Iterator[Token]:
-        postings = value.postings if isinstance(value, PreAnalysed) else analyse(value)[self.field]
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for term, pos in postings:
-            token.text = term
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = start_pos + pos
-            yield token
+    pos = 0
+    for form in forms(text):
+        terms, width = analyse_form(form)
+        for term in terms:
+            at = pos + term.offset
+            body.extend((lemma, at) for lemma in term.body)
+            exact.append((term.exact, at))
+            keys.extend((key, at) for key in term.names)
+        pos += width
+    return Analysed(tuple(body), tuple(exact), tuple(keys))

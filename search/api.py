@@ -1,10 +1,10 @@
 """The Python API: open an index, keep it in sync with files, query it.
 
     from search import Index
-    ix = Index.open("index")              # or Index("index") to create on update
-    ix.update(["seeds"])                  # -> Report
-    for hit in ix.search("Rosoboronexport", lang="ru").hits:
-        print(hit.rank, hit.score, hit.doc, hit.passage, hit.text)
+    with Index("index") as ix:                 # Index.open("index") if it must exist
+        ix.update(["seeds"])                   # -> Report
+        for hit in ix.search("Rosoboronexport", lang="ru").hits:
+            print(hit.rank, hit.score, hit.doc, hit.passage, hit.text)
 
 The CLI is a thin layer over this module.
 """
@@ -14,15 +14,16 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Callable
-
-from whoosh import query as wq
 
 from .errors import IndexMissing
-from .indexer import Progress, Report, Warn, index_paths  # noqa: F401  (Report is API)
-from .languages import LANGS, Lang
+from .indexer import Progress, Report, Warn, index_paths
+from .languages import LANGS
+from .languages.lexicon import dictionary_available
+from .ranking import RANKING, Ranking
+from .schema import FILE, INDEX_NAME, KIND
 from .searcher import Cross, Results, search
-from .store import FILE, Store, default_location
+from .snapshot import Snapshots
+from .store import Store, default_location
 
 DEFAULT_SOURCES = ["seeds"]
 """What `search index` reads when given no path, and `search query` builds a missing index from."""
@@ -33,6 +34,9 @@ class Stats:
     path: str
     documents: int
     passages: dict[str, int]
+    vectors: int
+    """Passages that have a vector; the rest are found by text only until `search index` runs again."""
+    segments: int
     size_bytes: int
     last_update: str
     dictionary: bool
@@ -42,15 +46,16 @@ class Stats:
 
 
 class Index:
-    """An index folder, opened for searching and updating."""
+    """An index folder, opened for searching and updating. Close it (or use ``with``) when done."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, ranking: Ranking = RANKING) -> None:
         self.store = Store(path if path is not None else default_location())
+        self._snapshots = Snapshots(self.store, ranking)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None) -> "Index":
+    def open(cls, path: str | os.PathLike[str] | None = None, ranking: Ranking = RANKING) -> "Index":
         """Open an existing index; raises IndexMissing if there is none."""
-        index = cls(path)
+        index = cls(path, ranking)
         if not index.store.exists():
             raise IndexMissing(f"no index at {index.store.path} (build one with: search index PATH)")
         return index
@@ -59,35 +64,39 @@ class Index:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.close()
 
-    def search(self, query: str, *, limit: int = 10, lang: Lang | None = None,
+    def close(self) -> None:
+        """Close the files of the snapshot queries were reading."""
+        self._snapshots.close()
+
+    def search(self, query: str, *, limit: int = 10, lang: str | None = None,
                cross: bool | Cross = True) -> Results:
         """Ranked passages for a query; ``cross=False`` searches the literal query only,
         ``cross=Cross(names=False)`` leaves out one mechanism."""
-        return search(self.store, query, limit=limit, lang=lang, cross=cross)
+        with self._snapshots.acquire() as snapshot:
+            return search(snapshot, query, limit=limit, lang=lang, cross=cross)  # type: ignore[arg-type]
 
-    def update(self, paths: list[str], *, rebuild: bool = False, progress: Progress | None = None,
-               warn: Warn | None = None, on_start: Callable[[int], None] | None = None) -> Report:
-        """Index files and folders, or bring the index in sync with them."""
-        return index_paths(self.store, paths, rebuild=rebuild, progress=progress, warn=warn,
-                           on_start=on_start)
+    def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True,
+               progress: Progress | None = None, warn: Warn | None = None,
+               workers: int | None = None) -> Report:
+        """Index files and folders, or bring the index in sync with them; then compute the
+        vectors passages lack (unless ``vectors=False``)."""
+        return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, progress=progress,
+                           warn=warn, workers=workers)
 
     def stats(self) -> Stats:
-        """Documents, passages per language, size on disk and time of the last commit."""
-        with self.store.searcher() as searcher:
-            def count(field: str, value: str) -> int:  # live documents only, unlike doc_frequency
-                return sum(1 for _ in searcher.docs_for_query(wq.Term(field, value)))
-
-            documents = count("kind", FILE)
-            passages = {lang: count("lang", lang) for lang in LANGS}
-            generation = searcher.reader().generation()
-        toc = self.store.path / f"_passages_{generation}.toc"
-        size = sum(f.stat().st_size for f in self.store.path.iterdir() if f.is_file())
+        """Documents, passages per language, vector coverage, size on disk and last commit."""
+        with self._snapshots.acquire() as snapshot:
+            documents = len(snapshot.scorer.term(KIND, FILE))
+            passages = {lang: len(snapshot.passages(lang)) for lang in LANGS}
+            covered = snapshot.vectors.coverage.covered
+            segments = len(snapshot.leaves)
+            toc = self.store.path / f"_{INDEX_NAME}_{snapshot.generation}.toc"
+        size = sum(f.stat().st_size for f in self.store.path.rglob("*") if f.is_file())
         updated = datetime.fromtimestamp(toc.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
-        from .languages.lexicon import dictionary_available
-
-        return Stats(str(self.store.path), documents, passages, size, updated, dictionary_available())
+        return Stats(str(self.store.path), documents, passages, covered, segments, size, updated,
+                     dictionary_available())
 
 
 def default_index_missing(path: str | None) -> bool:

@@ -54,26 +54,43 @@ def _index_option() -> Any:
                         help="Index folder. Default: $SEARCH_INDEX, or index/ in the current folder.")
 
 
-def _build(paths: list[str], index: str | None, rebuild: bool = False) -> api.Report:
-    """Index, with a progress bar when stderr is a terminal."""
-    ix = api.Index(index)
-    bar: Any = None
+class _Bars:
+    """A progress bar for each phase of indexing, on a terminal only."""
 
-    def start(total: int) -> None:
-        nonlocal bar
-        if sys.stderr.isatty():
-            bar = typer.progressbar(length=total, label="indexing", file=sys.stderr)
-            bar.__enter__()
+    def __init__(self) -> None:
+        self.bar: Any = None
 
-    try:
-        report = ix.update(paths, rebuild=rebuild, on_start=start, warn=_say,
-                           progress=lambda n: bar and bar.update(n))
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    def start(self, label: str, total: int) -> None:
+        self.close()
+        if sys.stderr.isatty() and total:
+            self.bar = typer.progressbar(length=total, label=f"{label:9}", file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self, amount: int) -> None:
+        if self.bar is not None:
+            self.bar.update(amount)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _build(paths: list[str], index: str | None, rebuild: bool = False, vectors: bool = True) -> api.Report:
+    """Index, with progress bars when stderr is a terminal, and a summary line."""
+    bars = _Bars()
+    with api.Index(index) as ix:
+        try:
+            report = ix.update(paths, rebuild=rebuild, vectors=vectors, progress=bars, warn=_say)
+        finally:
+            bars.close()
+    if report.vectors_missing:
+        vectors_done = f"{report.vectors_missing} passages without vectors until the next run without --no-vectors"
+    else:
+        vectors_done = f"vectors: {report.encoded} texts encoded, {report.reused} passages reused"
     _say(f"indexed {report.indexed}, updated {report.updated}, unchanged {report.unchanged}, "
-         f"removed {report.removed}, skipped {len(report.skipped)} files; {report.passages} new passages "
-         f"in {ix.store.path}")
+         f"removed {report.removed}, skipped {len(report.skipped)} files; {report.passages} new passages; "
+         f"{vectors_done}; in {ix.store.path}")
     return report
 
 
@@ -86,15 +103,24 @@ def index_command(
     ),
     index: Optional[str] = _index_option(),
     rebuild: bool = typer.Option(False, "--rebuild", help="Start afresh instead of updating."),
+    no_vectors: bool = typer.Option(
+        False, "--no-vectors",
+        help="Stop once the text index is committed: no passage vectors yet (a later run adds them)."),
 ) -> None:
     """Index files, or bring the index in sync with them.
 
     New and changed files are indexed, files gone from PATH are removed, unchanged
-    files are skipped, files indexed from other paths stay.
+    files are skipped, files indexed from other paths stay. The text index is
+    committed first and answers queries at once; passage vectors follow in a
+    second phase. Both commit as they go: after Ctrl-C or a crash, the same
+    command continues where it stopped.
 
-    Example: search index seeds/ notes/ --index /tmp/ix
+    \b
+    Examples:
+      search index seeds/ notes/ --index /tmp/ix
+      search index ~/reports --no-vectors     # text now, vectors later
     """
-    _build(paths or api.DEFAULT_SOURCES, index, rebuild)
+    _build(paths or api.DEFAULT_SOURCES, index, rebuild, vectors=not no_vectors)
 
 
 @app.command("query")
@@ -114,7 +140,8 @@ def query_command(
              "each JSON hit carries its qid.",
     ),
     no_cross: bool = typer.Option(False, "--no-cross", help="Search the literal query only: no translation."),
-    explain: bool = typer.Option(False, "--explain", help="Show on stderr how the query was expanded."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show on stderr how the query was expanded and what each hit's score is made of."),
 ) -> None:
     """Rank passages in both languages against a query in English or Russian.
 
@@ -137,17 +164,17 @@ def query_command(
 
     colour = output.use_colour(sys.stdout)
     found = False
-    ix = api.Index.open(index)
-    for qid, query in queries:
-        results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
-        found = found or bool(results.hits)
-        if explain:
-            for line in output.explain(results.expanded, results.dense):
-                typer.echo(line, err=True)
-        if qid is not None and not json_output:
-            typer.echo(f"# {qid}: {query}")
-        for hit in results.hits:
-            typer.echo(output.json_line(hit, qid) if json_output else output.text_block(hit, colour))
+    with api.Index.open(index) as ix:
+        for qid, query in queries:
+            results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
+            found = found or bool(results.hits)
+            if explain:
+                for line in output.explain(results):
+                    typer.echo(line, err=True)
+            if qid is not None and not json_output:
+                typer.echo(f"# {qid}: {query}")
+            for hit in results.hits:
+                typer.echo(output.json_line(hit, qid) if json_output else output.text_block(hit, colour))
     raise typer.Exit(ExitCode.OK if found else ExitCode.NO_HITS)
 
 
@@ -176,7 +203,8 @@ def stats_command(
 
     Example: search stats --json
     """
-    stats = api.Index.open(index).stats().to_json()
+    with api.Index.open(index) as ix:
+        stats = ix.stats().to_json()
     if json_output:
         typer.echo(json.dumps(stats, ensure_ascii=False))
         return

@@ -1,7 +1,7 @@
 """Exit codes and the errors that map to them, kept in one place (as grep does).
 
 0: at least one hit (or a command succeeded); 1: no hit; 2: bad usage or input,
-or any error. Every error the user can cause is a SearchError with a one-line
+or any error; 130: interrupted (Ctrl-C). Every error the user can cause is a SearchError with a one-line
 message; the CLI prints it and exits with its code, never with a traceback.
 """
 
@@ -14,6 +14,8 @@ class ExitCode(IntEnum):
     OK = 0
     NO_HITS = 1
     ERROR = 2
+    INTERRUPTED = 130
+    """Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
 
 
 class SearchError(Exception):
@@ -36,3 +38,9 @@ class IndexBusy(SearchError):
 
 class IndexCorrupt(SearchError):
     """The index exists but cannot be read."""
+
+
+class Interrupted(SearchError):
+    """Ctrl-C during indexing; the message says what was kept."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .analysis import fold, name_keys, normal_forms, words
+from .schema import BODY, EXACT, NAMES
 
 Span = tuple[int, int]
 
@@ -19,7 +20,7 @@ def matched_spans(text: str, terms: Iterable[tuple[str, str]]) -> list[Span]:
     by_field: dict[str, set[str]] = {}
     for field, term in terms:
         by_field.setdefault(field, set()).add(term)
-    body, exact, names = (by_field.get(f, set()) for f in ("body", "exact", "names"))
+    body, exact, names = (by_field.get(f, set()) for f in (BODY, EXACT, NAMES))
     spans: list[Span] = []
     for word in words(text):
         if (fold(word.text) in exact or body.intersection(normal_forms(word.text))

@@ -7,8 +7,7 @@ import os
 from typing import TextIO
 
 from .highlight import Span
-from .query.translate import Expanded
-from .searcher import Hit
+from .searcher import Hit, Results
 
 _MATCH = "\x1b[1;31m"
 _META = "\x1b[35m"
@@ -47,11 +46,31 @@ def _marked(text: str, spans: tuple[Span, ...], colour: bool) -> str:
     return "".join(out)
 
 
-def explain(expanded: list[Expanded], dense: bool) -> list[str]:
-    """How the query was expanded: each alternative and where it came from."""
-    lines = [] if expanded else ["explain: no cross-language alternatives"]
-    for item in expanded:
+def explain(results: Results) -> list[str]:
+    """How the query was expanded (each alternative and where it came from), whether vectors
+    were fused and for how many passages, and what each hit's score is made of."""
+    lines = [] if results.expanded else ["explain: no cross-language alternatives"]
+    for item in results.expanded:
         alternatives = ", ".join(f"{alt.text} ({alt.origin}, {alt.weight:.2f})" for alt in item.alternatives)
         lines.append(f"explain: {item.source} -> {alternatives}")
-    lines.append(f"explain: passage vectors and word alignment {'fused' if dense else 'not used'}")
+    if not results.dense:
+        lines.append("explain: passage vectors and word alignment not used")
+    else:
+        fused = "explain: passage vectors and word alignment fused"
+        coverage = results.coverage
+        if coverage is not None and coverage.partial:
+            fused += (f" (vectors for {coverage.covered} of {coverage.passages} passages so far: "
+                      f"run search index again to compute the rest)")
+        lines.append(fused)
+    weight = results.dense_weight
+    for hit in results.hits:
+        parts = hit.parts
+        if parts is None:
+            continue
+        line = f"explain: #{hit.rank} {hit.score:.3f} = lexical {parts.lexical:.3f}"
+        if parts.similarity is not None:
+            line += f" + {weight:.2f} x similarity {parts.similarity:.3f}"
+        if parts.alignment is not None:
+            line += f" + {weight:.2f} x alignment {parts.alignment:.3f}"
+        lines.append(line)
     return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .languages import Lang, detect_language
+from .languages.characters import APOSTROPHE, CLOSING_QUOTES, OPENING_QUOTES
 
 MAX_CHARS = 800
 """A paragraph longer than this is cut into sentence windows of at most this size."""
@@ -20,12 +21,16 @@ MAX_SENTENCES = 5
 HARD_LIMIT = 2000
 """A 'sentence' longer than this (no punctuation at all) is cut at white space."""
 
-# A blank line, or a line break after sentence-final punctuation, ends a paragraph.
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*|(?<=[.!?\u2026\u00bb\"\u201d])[ \t]*\r?\n\s*")
+_CLOSING = re.escape(CLOSING_QUOTES)
+_OPENING = re.escape(OPENING_QUOTES)
+# A blank line, or a line break after sentence-final punctuation (or a closing quote that
+# is not an apostrophe), ends a paragraph.
+_PARAGRAPH_BREAK = re.compile(
+    rf"\n[ \t\r\f\v]*\n\s*|(?<=[.!?\u2026{re.escape(CLOSING_QUOTES.replace(APOSTROPHE, ''))}])[ \t]*\r?\n\s*")
 # A sentence ends at . ! ? … (and closing quotes or brackets) before white space and
 # a capital, digit or opening quote; one capital letter before the dot is an initial.
 _SENTENCE_END = re.compile(
-    r"(?<!\b[A-ZА-ЯЁ])(?<=[.!?\u2026])[\"'\u00bb\u201d)\]]*\s+(?=[\"'\u00ab\u201c(\[]?[A-ZА-ЯЁ0-9])"
+    rf"(?<!\b[A-ZА-ЯЁ])(?<=[.!?\u2026])[{_CLOSING})\]]*\s+(?=[{_OPENING}(\[]?[A-ZА-ЯЁ0-9])"
 )
 _HAS_WORD = re.compile(r"[^\W_]")
 

@@ -1,8 +1,13 @@
-"""The passage and sentence vectors of one index generation, memory-mapped.
+"""Passage vectors: one folder per segment, filled in by the second phase of indexing.
 
-Built from the vectors stored in the whoosh index (the single source of truth)
-and cached beside it in a folder per generation, written atomically: a stale or
-missing cache is simply rebuilt, so it can never disagree with the text index.
+A whoosh segment never changes once written (deletions aside), so the vectors
+of its passages are kept beside it, keyed by the segment's id:
+``vectors/<segment>.<covered>/`` holds the vectors of ``covered`` of its
+passages. The second phase of indexing writes a new folder with more of them
+as it goes (into a temporary name, then renamed: a reader sees the old folder
+or the new one), so it can be stopped and resumed at any point, and queries
+fuse vectors for the passages that have them. The files are plain ``.npy``
+arrays, memory-mapped and never unpickled.
 
 A passage's similarity to a query is the mean of its own cosine and that of its
 best sentence: a question is usually answered by one sentence, and on XQuAD-R
@@ -14,34 +19,44 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from whoosh.searching import Searcher
 
-from . import embeddings
-from .languages import LANGS, Lang
-from .store import Store
+from .embeddings import DIM
+from .files import replace_path
 
-NOT_A_PASSAGE = -1
-_ARRAYS = ("passages", "langs", "sentences", "owners")
+_ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
 
 
 @dataclass(frozen=True)
-class PassageVectors:  # one per generation folder and process: see _load
-    passages: np.ndarray  # (documents, DIM) float32; zero rows for records that are not passages
-    langs: np.ndarray  # (documents,) int8: index into LANGS, or NOT_A_PASSAGE
-    sentences: np.ndarray  # (sentences, DIM) float32: passages of two sentences or more
-    owners: np.ndarray  # (sentences,) int32: the docnum of each sentence's passage, ascending
+class SegmentVectors:
+    """The vectors of one segment's passages that have them."""
+
+    rows: np.ndarray
+    """(R,) int32: the docnum (within the segment) of each passage with a vector, ascending."""
+    passages: np.ndarray
+    """(R, DIM) float32: each passage's vector."""
+    digests: np.ndarray
+    """(R,) uint64: a hash of each passage's text, so its vector is reused if the passage moves."""
+    sentences: np.ndarray
+    """(S, DIM) float32: the vectors of the sentences of passages of two sentences or more."""
+    owners: np.ndarray
+    """(S,) int32: the row (into ``rows``) of each sentence's passage, ascending."""
+
+    @classmethod
+    def empty(cls) -> "SegmentVectors":
+        return cls(np.zeros(0, np.int32), np.zeros((0, DIM), np.float32), np.zeros(0, np.uint64),
+                   np.zeros((0, DIM), np.float32), np.zeros(0, np.int32))
 
     @cached_property
     def _sentence_starts(self) -> np.ndarray:
         """Where each passage's run of sentences starts in ``sentences``."""
-        return np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
+        return np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]]) if len(self.owners) else self.owners
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Similarity of every row to the query vector: mean of passage and best-sentence cosine."""
+        """Each row's similarity to a query vector: mean of passage and best-sentence cosine."""
         passage = self.passages @ query
         best = passage.copy()
         if len(self.owners):
@@ -49,65 +64,56 @@ class PassageVectors:  # one per generation folder and process: see _load
             best[self.owners[starts]] = np.maximum.reduceat(self.sentences @ query, starts)
         return (passage + best) / 2
 
-    def nearest(self, scores: np.ndarray, k: int, lang: Lang | None = None) -> dict[int, float]:
-        """The k passages (of that language) with the highest similarities: docnum -> similarity."""
-        allowed = self.langs == LANGS.index(lang) if lang else self.langs != NOT_A_PASSAGE
-        masked = np.where(allowed, scores, -np.inf)
-        k = min(k, int(allowed.sum()))
-        if k <= 0:
-            return {}
-        top = np.argpartition(-masked, k - 1)[:k]
-        return {int(i): float(scores[i]) for i in top[np.argsort(-masked[top])]}
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
-def for_searcher(store: Store, searcher: Searcher) -> PassageVectors:
-    """The vectors of the generation this searcher reads, from the cache or rebuilt into it."""
-    generation = searcher.reader().generation()
-    folder = store.cache_path(f"vectors-{generation}")
-    if folder.is_dir():
-        stat = folder.stat()  # in case the index was deleted and built again at the same path
-        return _load(str(folder), stat.st_ino, stat.st_mtime_ns)
-    vectors = _gather(searcher)
+def latest(folder: Path, segment_id: str) -> Path | None:
+    """The newest vector folder of a segment, if it has one."""
+    best, found = -1, None
     try:
-        _save(folder, vectors)
-        for old in store.path.glob("vectors-*"):
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
+        entries = os.listdir(folder)
     except OSError:
-        pass  # a read-only index still answers; it just gathers again next time
-    return vectors
+        return None
+    for name in entries:
+        stem, _, covered = name.partition(".")
+        if stem == segment_id and covered.isdigit() and int(covered) > best:
+            best, found = int(covered), folder / name
+    return found
 
 
-@lru_cache(maxsize=4)
-def _load(folder: str, inode: int, mtime_ns: int) -> PassageVectors:
-    """Opened once per process: a generation's folder never changes once written."""
-    return PassageVectors(*(np.load(Path(folder) / f"{name}.npy", mmap_mode="r") for name in _ARRAYS))
+def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
+    """A segment's vectors, memory-mapped (none if it has none yet, or its files are unreadable)."""
+    path = latest(folder, segment_id)
+    if path is None:
+        return SegmentVectors.empty()
+    try:
+        arrays = [np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS]
+    except FileNotFoundError:
+        return load(folder, segment_id, retry=False) if retry else SegmentVectors.empty()  # just replaced
+    except (OSError, ValueError):
+        return SegmentVectors.empty()  # unreadable: the next indexing run computes them again
+    vectors = SegmentVectors(*arrays)
+    shapes_agree = (len(vectors.rows) == len(vectors.passages) == len(vectors.digests)
+                    and len(vectors.sentences) == len(vectors.owners)
+                    and vectors.passages.shape[1:] == (DIM,) and vectors.sentences.shape[1:] == (DIM,))
+    return vectors if shapes_agree else SegmentVectors.empty()
 
 
-def _gather(searcher: Searcher) -> PassageVectors:
-    reader = searcher.reader()
-    count = reader.doc_count_all()
-    passages = np.zeros((count, embeddings.DIM), dtype=np.float32)
-    langs = np.full(count, NOT_A_PASSAGE, dtype=np.int8)
-    sentences, owners = [], []
-    for docnum, stored in reader.iter_docs():  # ascending docnums, so owners ascend too
-        if stored.get("lang") not in LANGS or not stored.get("vector"):
-            continue
-        rows = embeddings.from_bytes(stored["vector"]).reshape(-1, embeddings.DIM)
-        passages[docnum] = rows[0]
-        langs[docnum] = LANGS.index(stored["lang"])
-        if len(rows) > 1:
-            sentences.append(rows[1:])
-            owners.extend([docnum] * (len(rows) - 1))
-    matrix = np.vstack(sentences).astype(np.float32) if sentences else np.zeros((0, embeddings.DIM), np.float32)
-    return PassageVectors(passages, langs, matrix, np.asarray(owners, dtype=np.int32))
+def save(folder: Path, segment_id: str, vectors: SegmentVectors) -> None:
+    """Write a segment's vectors as its newest folder, atomically, and remove the older ones."""
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{segment_id}.{len(vectors)}"
+    if target.exists():
+        return  # the same passages are covered already
 
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(vectors, name)), allow_pickle=False)
 
-def _save(folder: Path, vectors: PassageVectors) -> None:
-    """Write the arrays into a temporary folder, then rename it into place."""
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for name in _ARRAYS:
-        np.save(tmp / f"{name}.npy", getattr(vectors, name))
-    os.replace(tmp, folder)
+    replace_path(target, write)
+    for name in os.listdir(folder):
+        stem, _, covered = name.partition(".")
+        if stem == segment_id and name != target.name:
+            shutil.rmtree(folder / name, ignore_errors=True)

@@ -1,40 +1,45 @@
 """Word vectors of the index's own vocabulary, to translate words as the index writes them.
 
-For each language, the most frequent indexed word forms are embedded with the
-sentence encoder; a query word is embedded too, and its nearest neighbours
-among the other language's words become candidate translations beside the
-lexicon's (immunodeficiency -> иммунодефицит, Warsaw -> Варшава, points -> очков).
-Only close neighbours count: below a floor the encoder's word similarities
-are mostly noise (the caller sets it: see ``query.translate``).
+For each language, the most frequent indexed word forms are embedded (their
+vectors come from the machine's cache, ``wordvectors``); a query word is
+embedded too, and its nearest neighbours among the other language's words
+become candidate translations beside the lexicon's (immunodeficiency ->
+иммунодефицит, Warsaw -> Варшава, points -> очков). Only close neighbours
+count: below a floor the encoder's word similarities are mostly noise (the
+Ranking sets it).
 
-The vectors are kept beside the index and refreshed after each indexing run,
-re-embedding only words not seen before. A stale vocabulary is harmless: a
-neighbour that no longer occurs in the index simply matches nothing.
+The indexer writes the vocabulary at the end of each run, into a new folder
+renamed into place (``vocabulary.<generation>``); queries read the newest one.
+A stale vocabulary is harmless: a neighbour that no longer occurs in the index
+simply matches nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from whoosh.searching import Searcher
 
-from . import embeddings
-from .atomic import replace_file
-from .analysis import normal_forms
-from .languages import LANGS, Lang, other, script_of
-from .store import Store
+from .embeddings import DIM
+from .files import replace_path
+from .languages import LANGS, Lang, script_of
+from .schema import EXACT
+from .codec import ArrayTermsReader
 
 MAX_WORDS = 30_000
 """Per language: the most frequent word forms are embedded."""
 MIN_LENGTH = 3
-NEIGHBOURS = 3
+"""Shorter words are not embedded (their vectors are noise)."""
+PREFIX = "vocabulary."
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: one object per loaded file (see _cached)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per loaded folder
 class Vocabulary:
     """One language's embedded word forms (as the ``exact`` field writes them) and their vectors."""
 
@@ -46,83 +51,83 @@ class Vocabulary:
         """Word -> its row in ``matrix``."""
         return {word: row for row, word in enumerate(self.words)}
 
-
-def load(store: Store, lang: Lang) -> Vocabulary | None:
-    """The vocabulary of one language, loaded once per process until it is refreshed."""
-    return _cached(str(store.path), lang, _stamp(store.path, lang))
-
-
-def refresh(store: Store, searcher: Searcher) -> None:
-    """Bring the vocabulary vectors in line with the index, embedding only new words."""
-    frequent = _frequent_words(searcher)
-    for lang in LANGS:
-        old = _load(store.path, lang)
-        known = dict(zip(old[0], old[1])) if old else {}
-        words = frequent[lang]
-        new = [word for word in words if word not in known]
-        vectors = dict(zip(new, embeddings.encode(new))) if new else {}
-        matrix = np.array([known[w] if w in known else vectors[w] for w in words], dtype=np.float16)
-        _save(store.path, lang, words, matrix.reshape(len(words), embeddings.DIM))
+    def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]:
+        """For each vector, the ``count`` closest words and their similarities, closest first:
+        one matrix product for all of them."""
+        if not len(self.words) or not len(vectors):
+            return [[] for _ in range(len(vectors))]
+        similarities = vectors @ self.matrix.T
+        count = min(count, len(self.words))
+        best = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
+        result = []
+        for row, chosen in zip(similarities, best):
+            chosen = chosen[np.argsort(-row[chosen], kind="stable")]
+            result.append([(self.words[i], float(row[i])) for i in chosen])
+        return result
 
 
-def neighbours(store: Store, word: str, lang: Lang, floor: float) -> list[tuple[str, float]]:
-    """Words of the other language at least ``floor`` close to ``word``, with weights summing to one."""
-    vocabulary = load(store, other(lang))
-    if vocabulary is None or not vocabulary.words:
-        return []
-    words = vocabulary.words
-    similarities = vocabulary.matrix @ embeddings.short_vectors([word])[0]
-    best: dict[str, float] = {}
-    for i in np.argsort(-similarities)[: NEIGHBOURS * 4]:
-        if similarities[i] < floor or len(best) == NEIGHBOURS:
-            break
-        best.setdefault(normal_forms(words[i])[0], float(similarities[i]))
-    total = sum(best.values())
-    return [(lemma, similarity / total) for lemma, similarity in best.items()]
+def embeddable(word: str) -> bool:
+    """A word the vocabulary could hold: letters only, MIN_LENGTH or more."""
+    return word.isalpha() and len(word) >= MIN_LENGTH
 
 
-def _frequent_words(searcher: Searcher) -> dict[Lang, list[str]]:
-    counts: dict[Lang, list[tuple[int, str]]] = {lang: [] for lang in LANGS}
-    for term, info in searcher.reader().iter_field("exact"):
-        word = term.decode("utf-8") if isinstance(term, bytes) else term
+def frequent_words(segments: Iterable[ArrayTermsReader]) -> dict[Lang, list[str]]:
+    """Per language, the MAX_WORDS word forms of the ``exact`` field held by most records."""
+    frequency: dict[str, int] = {}
+    for terms in segments:
+        for (field, tbytes), info in terms.items_from(EXACT, b""):
+            if field != EXACT:
+                break  # the terms of the next field
+            word = tbytes.decode("utf-8")
+            if embeddable(word):
+                frequency[word] = frequency.get(word, 0) + info.doc_frequency()
+    by_lang: dict[Lang, list[tuple[int, str]]] = {lang: [] for lang in LANGS}
+    for word, count in frequency.items():
         lang = script_of(word)
-        if lang and len(word) >= MIN_LENGTH and word.isalpha():
-            counts[lang].append((info.doc_frequency(), word))
+        if lang:
+            by_lang[lang].append((count, word))
     return {lang: [w for _, w in sorted(pairs, key=lambda p: (-p[0], p[1]))[:MAX_WORDS]]
-            for lang, pairs in counts.items()}
+            for lang, pairs in by_lang.items()}
 
 
-def _paths(folder: Path, lang: Lang) -> tuple[Path, Path]:
-    return folder / f"vocabulary-{lang}.json", folder / f"vocabulary-{lang}.npy"
+def save(folder: Path, generation: int, words: dict[Lang, list[str]],
+         vectors: Callable[[Sequence[str]], np.ndarray]) -> None:
+    """Write the vocabulary of a generation (``vectors`` gives the words' vectors), atomically."""
+    target = folder / f"{PREFIX}{generation}"
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
+        for lang, chosen in words.items():
+            matrix = vectors(chosen).astype(np.float32).reshape(len(chosen), DIM)
+            np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)
+            (tmp / f"{lang}.json").write_text(json.dumps(chosen, ensure_ascii=False), encoding="utf-8")
+
+    replace_path(target, write)
+    for old in _folders(folder):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def _stamp(folder: Path, lang: Lang) -> int:
+def load(folder: Path) -> dict[Lang, Vocabulary]:
+    """The newest vocabulary, memory-mapped; empty if there is none or it is unreadable."""
+    found = sorted(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]))
+    if not found:
+        return {}
+    vocabularies = {}
+    for lang in LANGS:
+        try:
+            words = json.loads((found[-1] / f"{lang}.json").read_text(encoding="utf-8"))
+            matrix = np.load(found[-1] / f"{lang}.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            continue
+        if isinstance(words, list) and matrix.shape == (len(words), DIM):
+            vocabularies[lang] = Vocabulary([str(w) for w in words], matrix)
+    return vocabularies
+
+
+def _folders(folder: Path) -> list[Path]:
     try:
-        return _paths(folder, lang)[1].stat().st_mtime_ns
+        return [folder / name for name in os.listdir(folder)
+                if name.startswith(PREFIX) and name[len(PREFIX):].isdigit()]
     except OSError:
-        return 0
-
-
-def _load(folder: Path, lang: Lang) -> tuple[list[str], np.ndarray] | None:
-    words_path, matrix_path = _paths(folder, lang)
-    try:
-        words = json.loads(words_path.read_text(encoding="utf-8"))
-        matrix = np.load(matrix_path, mmap_mode="r")
-    except (OSError, ValueError):
-        return None
-    return (words, matrix) if len(words) == len(matrix) else None
-
-
-@lru_cache(maxsize=4)
-def _cached(folder: str, lang: Lang, stamp: int) -> Vocabulary | None:
-    """Loaded once per process until the files change (the stamp), as float32: numpy has
-    no fast float16 matrix product."""
-    loaded = _load(Path(folder), lang)
-    return Vocabulary(loaded[0], np.asarray(loaded[1], dtype=np.float32)) if loaded else None
-
-
-def _save(folder: Path, lang: Lang, words: list[str], matrix: np.ndarray) -> None:
-    """Matrix first, then the word list, each replaced atomically; _load checks they agree."""
-    words_path, matrix_path = _paths(folder, lang)
-    replace_file(matrix_path, lambda out: np.save(out, matrix))
-    replace_file(words_path, lambda out: out.write(json.dumps(words, ensure_ascii=False).encode("utf-8")))
+        return []

@@ -25,6 +25,16 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     return index
 
 
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    """Two small files to index and change."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha passage about Rosoboronexport.", encoding="utf-8")
+    (folder / "b.md").write_text("Bravo passage about air defense.", encoding="utf-8")
+    return folder
+
+
 def write_dictd(folder: Path, entries: dict[str, str]) -> Path:
     """A dictd database (.index + .dict.dz) of headword -> entry body; returns its base path."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

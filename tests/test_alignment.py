@@ -5,19 +5,19 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, alignment
+from search import Index
 from search.query.parser import parse
+from search.searcher import align
 
 
 def _passages(index: Index, lang: str | None = None) -> dict[int, str]:
-    with index.store.searcher() as searcher:
-        return {docnum: stored["text"] for docnum, stored in searcher.reader().iter_docs()
-                if stored.get("lang") in ((lang,) if lang else ("en", "ru"))}
+    with index._snapshots.acquire() as snapshot:
+        return {docnum: snapshot.stored(docnum)["text"] for docnum in snapshot.passages(lang).docnums.tolist()}
 
 
 def _align(index: Index, text: str, docnums) -> dict[int, float]:
-    with index.store.searcher() as searcher:
-        return alignment.scores(index.store, searcher, parse(text).content_words, docnums)
+    with index._snapshots.acquire() as snapshot:
+        return align(snapshot, parse(text).content_words, list(docnums))
 
 
 def test_a_passage_holding_every_query_word_aligns_fully(seeds_index: Index) -> None:
@@ -60,8 +60,8 @@ def test_no_candidates_no_scores(seeds_index: Index) -> None:
 
 def test_an_index_without_vocabulary_aligns_nothing(seeds_index: Index, tmp_path: Path) -> None:
     shutil.copytree(seeds_index.store.path, tmp_path / "index")
-    for path in (tmp_path / "index").glob("vocabulary-*"):
-        path.unlink()
+    for path in (tmp_path / "index").glob("vocabulary.*"):
+        shutil.rmtree(path)
     copy = Index(tmp_path / "index")
     assert _align(copy, "air defense systems", _passages(copy)) == {}
     assert copy.search("air defense systems").hits  # and the query still answers

@@ -7,7 +7,7 @@ from search.languages import english
 
 
 def body_terms(text: str) -> set[str]:
-    return {term for term, _ in analyse(text)["body"]}
+    return {term for term, _ in analyse(text).body}
 
 
 def test_russian_inflections_share_a_lemma() -> None:
@@ -23,7 +23,7 @@ def test_every_normal_form_is_indexed_not_only_the_top_parse() -> None:
 def test_yo_is_folded_to_ye_in_every_field() -> None:
     assert fold("Ещё") == "еще"
     assert normal_forms("ещё") == normal_forms("еще")
-    assert all("ё" not in term for field in analyse("Её партнёрство").values() for term, _ in field)
+    assert all("ё" not in term for field in analyse("Её партнёрство") for term, _ in field)
 
 
 def test_english_words_are_stemmed() -> None:
@@ -54,11 +54,11 @@ def test_word_offsets_point_at_the_word() -> None:
 
 
 def test_exact_field_keeps_surface_forms_with_positions() -> None:
-    assert analyse("Военного сотрудничества")["exact"] == (("военного", 0), ("сотрудничества", 1))
+    assert analyse("Военного сотрудничества").exact == (("военного", 0), ("сотрудничества", 1))
 
 
 def test_name_keys_are_indexed_for_capitalised_words_only() -> None:
-    keys = {term for term, _ in analyse("генеральный директор «Рособоронэкспорта»")["names"]}
+    keys = {term for term, _ in analyse("генеральный директор «Рособоронэкспорта»").names}
     assert keys == set(name_keys("Рособоронэкспорта"))
     assert name_keys("Рособоронэкспорта") == name_keys("Rosoboronexport")
 

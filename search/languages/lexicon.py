@@ -8,9 +8,10 @@ Two sources, read at run time and never copied into the repository:
 - ``glossary.tsv`` in this package: modern vocabulary a 1961-based dictionary
   lacks, and names that transliteration cannot reach.
 
-Everything is compiled into one SQLite file beside the index, rebuilt when a
-source changes; a query reads only the entries it looks up (loading the whole
-13 MB of tables took a second of every ``search query``'s start-up). Translations
+Everything is compiled once per machine into one SQLite file in the user's
+cache folder, rebuilt when a source changes (compiling takes about 9 s); a
+query reads only the entries it looks up (loading the whole 13 MB of tables took
+a second of every ``search query``'s start-up). Translations
 are ranked by sense order, and the weights of one source word's translations
 add up to 1, so a word with twenty senses weighs no more than a word with one
 (Pirkola's structured query).
@@ -18,8 +19,8 @@ add up to 1, so a word with twenty senses weighs no more than a word with one
 
 from __future__ import annotations
 
-import base64
 import gzip
+import hashlib
 import itertools
 import logging
 import marshal
@@ -33,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
-from ..atomic import replace_path
+from ..files import cache_folder, replace_path
 from . import Lang, english, russian
 
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
@@ -41,12 +42,9 @@ DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7
 GLOSSARY = Path(__file__).with_name("glossary.tsv")
 FORMAT = 7
 """Bump when the compiled form changes, so old caches are rebuilt."""
-MAX_TRANSLATIONS = 6
 MAX_CANDIDATES = 16
-"""Translations kept per source term; a query uses the best MAX_TRANSLATIONS of them."""
-CACHE_NAME = "lexicon.sqlite"
+"""Translations kept per source term; a query uses the best of them (``Ranking.max_translations``)."""
 MAX_PHRASE_WORDS = 4
-RELATED_WEIGHT = 0.5
 
 Origin = Literal["dictionary", "glossary"]
 log = logging.getLogger("search")
@@ -59,6 +57,9 @@ class Translation:
     words: tuple[str, ...]
     weight: float
     origin: Origin
+    related: bool = False
+    """A translation of a verb the dictionary lists instead of the one looked up (its aspect
+    partner, or the verb without a prefix): a weaker one."""
 
     @property
     def text(self) -> str:
@@ -82,8 +83,8 @@ class Lexicon:
     def lookup(self, words: list[str], lang: Lang) -> tuple[Translation, ...]:
         """Translations of a word or phrase (its words in order) in language ``lang``.
 
-        A Russian verb also gets, at half weight, those of the verbs a dictionary
-        lists instead of it (найти: retrieve, and from находить: find).
+        A Russian verb also gets those of the verbs a dictionary lists instead of
+        it, marked ``related`` (найти: retrieve, and from находить: find).
         """
         table = self.en_ru if lang == "en" else self.ru_en
         # One get per key: from the cache, a membership test would read the entry twice.
@@ -96,7 +97,7 @@ class Lexicon:
                     for target, weight, origin in table.get(verb, ()):
                         if target not in seen:
                             seen.add(target)
-                            translations.append(Translation(target, RELATED_WEIGHT * weight, origin))
+                            translations.append(Translation(target, weight, origin, related=True))
         return tuple(translations)
 
 
@@ -123,24 +124,19 @@ def ru_key(words: Iterable[str]) -> str:
 
 # ---- compiling ----------------------------------------------------------------
 
-def ensure_cached(cache_dir: Path) -> None:
-    """Compile the lexicon into ``cache_dir`` unless a current cache is there already."""
-    load(cache_dir)
-
-
-def load(cache_dir: Path | None) -> Lexicon:
-    """The compiled lexicon, from the cache in ``cache_dir`` if it is current."""
+def load(folder: Path | None = None) -> Lexicon:
+    """The compiled lexicon, from the machine's cache (in ``folder``) if it is current."""
     stamp = _stamp()
-    cache = cache_dir / CACHE_NAME if cache_dir else None
-    stored = _open_cache(cache, stamp) if cache else None
+    cache = (folder or cache_folder()) / f"lexicon-{hashlib.sha1(repr(stamp).encode()).hexdigest()[:16]}.sqlite"
+    stored = _open_cache(cache, stamp)
     if stored:
         return stored
     lexicon = _compiled(stamp)
-    if cache:
-        try:
-            replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))
-        except (OSError, sqlite3.Error):
-            pass  # a read-only index still answers: it compiles in memory
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))
+    except (OSError, sqlite3.Error):
+        pass  # a read-only cache folder: every process compiles it in memory
     return lexicon
 
 
@@ -417,8 +413,8 @@ def _merged(first: list[tuple[str, ...]], then: list[tuple[str, ...]]) -> list[t
     return first + [term for term in dict.fromkeys(then) if term not in first]
 
 
-@lru_cache(maxsize=4)
-def cached(cache_dir: str | None) -> Lexicon:
-    """One lexicon per process and cache folder."""
-    return load(Path(cache_dir) if cache_dir else None)
+@lru_cache(maxsize=1)
+def cached() -> Lexicon:
+    """One lexicon per process."""
+    return load()
 

@@ -13,43 +13,42 @@ from whoosh import query as wq
 
 from ..analysis import fold, normal_forms, words
 from ..languages import is_stopword
-from ..store import PASSAGE
-from .parser import And, Node, Not, Or, Phrase, Term
+from ..ranking import RANKING, Ranking
+from ..schema import BODY, EXACT, KIND, NAMES, PASSAGE
+from .parser import And, Node, Not, Phrase, Term
 from .translate import Alternative, Expanded
 
-EVERY_PASSAGE = wq.Term("kind", PASSAGE)
+EVERY_PASSAGE = wq.Term(KIND, PASSAGE)
 """What a query of exclusions only starts from (text fields match passages only anyway)."""
-EXACT_BONUS = 0.2
-"""Boost of an exact-form match on top of the lemma match."""
 
 
-def compile_query(node: Node) -> wq.Query:
+def compile_query(node: Node, ranking: Ranking = RANKING) -> wq.Query:
     """The whoosh query for a parsed (and perhaps translated) query tree."""
     if isinstance(node, Expanded):
         # The best way a word matched counts, not the sum of all of them, so a
         # passage found through a translation ranks beside one found literally.
-        parts = [compile_query(node.literal)] if node.literal else []
+        parts = [compile_query(node.literal, ranking)] if node.literal else []
         parts.extend(_alternative(alt) for alt in node.alternatives)
         return parts[0] if len(parts) == 1 else wq.DisjunctionMax(parts)
     if isinstance(node, Term):
-        return _term(node)
+        return _term(node, ranking)
     if isinstance(node, Phrase):
         return _phrase(node.text)
     if isinstance(node, And):
-        return wq.And([compile_query(item) for item in node.items])
+        return wq.And([compile_query(item, ranking) for item in node.items])
     if isinstance(node, Not):  # passages without it (a bare Not would match file records too)
-        return wq.AndNot(EVERY_PASSAGE, compile_query(node.item))
-    return _or_items(node.items)
+        return wq.AndNot(EVERY_PASSAGE, compile_query(node.item, ranking))
+    return _or_items(node.items, ranking)
 
 
-def _or_items(items: tuple[Node, ...]) -> wq.Query:
+def _or_items(items: tuple[Node, ...], ranking: Ranking) -> wq.Query:
     """Or with negated items as exclusions, and stop words dropped if content words remain."""
     positive = [item for item in items if not isinstance(item, Not)]
     negative = [item.item for item in items if isinstance(item, Not)]
     content = [item for item in positive if not _is_stop(item)]
-    query = _or([compile_query(item) for item in (content or positive)]) if positive else EVERY_PASSAGE
+    query = _or([compile_query(item, ranking) for item in (content or positive)]) if positive else EVERY_PASSAGE
     if negative:
-        query = wq.AndNot(query, _or([compile_query(item) for item in negative]))
+        query = wq.AndNot(query, _or([compile_query(item, ranking) for item in negative]))
     return query
 
 
@@ -58,28 +57,28 @@ def _is_stop(node: Node) -> bool:
     return isinstance(term, Term) and not term.exact and is_stopword(term.text)
 
 
-def _term(term: Term) -> wq.Query:
+def _term(term: Term, ranking: Ranking) -> wq.Query:
     forms = [w.text for w in words(term.text)]
     if term.prefix:
-        return _or([wq.Prefix("exact", fold(form)) for form in forms])
-    exact = [wq.Term("exact", fold(form)) for form in forms]
+        return _or([wq.Prefix(EXACT, fold(form)) for form in forms])
+    exact = [wq.Term(EXACT, fold(form)) for form in forms]
     if term.exact:
         return _or(exact)
-    lemmas = [wq.Term("body", t) for form in forms for t in dict.fromkeys(normal_forms(form))]
-    return _or(lemmas + [wq.Term("exact", fold(form), boost=EXACT_BONUS) for form in forms])
+    lemmas = [wq.Term(BODY, t) for form in forms for t in dict.fromkeys(normal_forms(form))]
+    return _or(lemmas + [wq.Term(EXACT, fold(form), boost=ranking.exact_bonus) for form in forms])
 
 
 def _phrase(text: str) -> wq.Query:
     parts = [fold(w.text) for w in words(text) if not w.compound]
     if len(parts) == 1:
-        return wq.Term("exact", parts[0])
-    return wq.Phrase("exact", parts)
+        return wq.Term(EXACT, parts[0])
+    return wq.Phrase(EXACT, parts)
 
 
 def _alternative(alternative: Alternative) -> wq.Query:
     if alternative.origin == "names":
-        return wq.Term("names", alternative.target[0], boost=alternative.weight)
-    per_word = [_or([wq.Term("body", t) for t in normal_forms(word)]) for word in alternative.target]
+        return wq.Term(NAMES, alternative.target[0], boost=alternative.weight)
+    per_word = [_or([wq.Term(BODY, t) for t in normal_forms(word)]) for word in alternative.target]
     query = per_word[0] if len(per_word) == 1 else wq.And(per_word)
     return _boosted(query, alternative.weight)
 

@@ -1,7 +1,8 @@
 """The query syntax, parsed forgivingly: any string a user can type parses.
 
     word word        either word; passages matching more words rank higher
-    "a phrase"       the exact words in this order (never translated); “…”, «…» and „…“ too
+    "a phrase"       the exact words in this order (never translated); only ASCII quotes
+                     mark a phrase: «…» and “…” are punctuation, as in the text they are copied from
     a AND b          both;  a OR b: either;  NOT a, -a: without a
     ( ... )          grouping
     =word            this exact form only (no stemming, no translation)
@@ -22,7 +23,6 @@ from typing import Iterator, Union
 
 from ..analysis import words
 from ..languages import Lang, is_stopword
-from ..languages.characters import QUOTES
 
 _HAS_WORD = re.compile(r"[^\W_]")
 _EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
@@ -105,8 +105,7 @@ def _is_natural(node: Node) -> bool:
     return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
 
 
-_QUOTE = f"[{QUOTES}]"
-_TOKEN = re.compile(rf"{_QUOTE}[^{QUOTES}]*{_QUOTE}?|\(|\)|[^\s(){QUOTES}]+")
+_TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
 MAX_DEPTH = 64
 """Deeper brackets are ignored, so no input can exhaust the stack."""
 
@@ -203,8 +202,8 @@ class _Parser:
             if self.peek() == ")":
                 self.take()
             return node
-        if token[0] in QUOTES:
-            phrase = token.strip(QUOTES)
+        if token.startswith('"'):
+            phrase = token.strip('"')
             return Phrase(phrase) if _HAS_WORD.search(phrase) else None
         exact = token.startswith("=")
         prefix = token.endswith("*")

