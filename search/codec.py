@@ -25,15 +25,15 @@ from __future__ import annotations
 import json
 import struct
 from array import array
-from typing import Any, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from whoosh import columns, formats
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocReader, W3PerDocWriter, W3TermInfo, W3TermsReader
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
-from whoosh.system import pack_uint, pack_ushort
-from whoosh.util.numeric import _length_byte_cache
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
+from whoosh.util.numeric import _length_byte_cache, length_to_byte
 
 MAGIC = b"SAP1"
 _HEADER = struct.Struct("<4sII")
@@ -83,10 +83,11 @@ class Postings:
         self.docnums, self.weights, self.counts, self.positions = docnums, weights, counts, positions
 
     def to_bytes(self) -> bytes:
+        """The layout above (arrays of the dtypes ``from_bytes`` reads are written as they are)."""
         parts = [_HEADER.pack(MAGIC, len(self.docnums), 0 if self.positions is None else len(self.positions)),
-                 self.docnums.astype("<u4").tobytes(), self.weights.astype("<f4").tobytes()]
+                 self.docnums.astype("<u4", copy=False).tobytes(), self.weights.astype("<f4", copy=False).tobytes()]
         if self.positions is not None and self.counts is not None:
-            parts += [self.counts.astype("<u4").tobytes(), self.positions.astype("<u4").tobytes()]
+            parts += [self.counts.astype("<u4", copy=False).tobytes(), self.positions.astype("<u4", copy=False).tobytes()]
         return b"".join(parts)
 
     @classmethod
@@ -173,24 +174,50 @@ class ArrayFieldWriter(W3FieldWriter):
             decoded = [self._format.decode_positions(value) for value in values]
             counts = np.array([len(p) for p in decoded], dtype=np.uint32)
             positions = np.array([q for p in decoded for q in p], dtype=np.uint32)
-        self.write_term(self._btext, Postings(np.array(docnums, np.uint32), np.array(weights, np.float32),
-                                              counts, positions), min(lengths), max(lengths))
+        postings = Postings(np.array(docnums, np.uint32), np.array(weights, np.float32), counts, positions)
+        self.write_term(self._btext, postings.to_bytes(), TermStats(
+            float(postings.weights.sum()), len(docnums), min(lengths), max(lengths), float(postings.weights.max()),
+            docnums[0], docnums[-1]))
 
-    def write_term(self, btext: bytes, postings: Postings, min_length: int, max_length: int) -> None:
-        """Write one term of the current field (terms in ascending byte order)."""
-        data = postings.to_bytes()
-        info = W3TermInfo()
-        info._weight = float(postings.weights.sum())
-        info._df = len(postings.docnums)
-        info._minlength, info._maxlength = int(min_length), int(max_length)
-        info._maxweight = float(postings.weights.max())
-        info._minid, info._maxid = int(postings.docnums[0]), int(postings.docnums[-1])
-        info.set_extent(self._postfile.tell(), len(data))
-        self._postfile.write(data)
-        self._tindex.add(pack_ushort(self._fieldid) + btext, info.to_bytes())
+    def write_term(self, btext: bytes, postings: bytes, stats: "TermStats") -> None:
+        """Write one term of the current field (terms in ascending byte order): its encoded
+        postings, and the statistics whoosh keeps in its term info."""
+        offset = self._postfile.tell()
+        self._postfile.write(postings)
+        info = _TERM_INFO.pack(0, stats.weight, stats.postings, length_to_byte(stats.min_length),
+                               length_to_byte(stats.max_length), stats.max_weight, stats.first, stats.last)
+        self._tindex.add(pack_ushort(self._fieldid) + btext, info + pack_long(offset) + pack_int(len(postings)))
+
+
+class TermStats(NamedTuple):
+    """What whoosh's term info holds besides where the postings are."""
+
+    weight: float
+    postings: int
+    min_length: int
+    max_length: int
+    max_weight: float
+    first: int
+    last: int
+
+
+_TERM_INFO = W3TermInfo._struct
+_DOC_FREQUENCY = struct.Struct("!I")
+"""whoosh's own layout of a term info: flags (0: not inlined), total weight, doc frequency,
+min and max length (as bytes), max weight, first and last docnum; then offset and length."""
 
 
 class ArrayTermsReader(W3TermsReader):
+    def doc_frequencies(self, fieldname: str) -> Iterator[tuple[bytes, int]]:
+        """Every term of a field and how many records hold it, read straight from the term index."""
+        prefix = pack_ushort(self._fieldmap[fieldname]) if fieldname in self._fieldmap else None
+        if prefix is None:
+            return
+        for key, value in self._tindex.items_from(prefix):
+            if not key.startswith(prefix):
+                return  # the next field's terms
+            yield key[len(prefix):], _DOC_FREQUENCY.unpack_from(value, 5)[0]  # after flags and weight
+
     def postings(self, fieldname: str, tbytes: bytes) -> Postings | None:
         """A term's postings as arrays, or None if the segment does not have it."""
         try:
@@ -208,6 +235,17 @@ class ArrayPerDocWriter(W3PerDocWriter):
 class ArrayPerDocReader(W3PerDocReader):
     def stored_fields(self, docnum: int) -> dict:
         return self._cached_reader("_stored", STORED)[docnum] or {}
+
+    def stored_many(self, docnums: Sequence[int]) -> list[dict]:
+        """Several records' stored fields, their bytes read in one piece (docnums ascending)."""
+        if not docnums:
+            return []
+        column = self._cached_reader("_stored", STORED)._child  # whoosh's VarBytesColumn reader
+        offsets, lengths = column._offsets, column._lengths
+        start = offsets[docnums[0]]
+        data = column._dbfile.get(column._basepos + start, offsets[docnums[-1]] + lengths[docnums[-1]] - start)
+        return [json.loads(data[offsets[d] - start:offsets[d] - start + lengths[d]]) if lengths[d] else {}
+                for d in docnums]
 
     def field_lengths(self, fieldname: str) -> np.ndarray:
         """Every document's length in a field, as BM25F reads it (whoosh's one-byte approximation)."""

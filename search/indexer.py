@@ -6,11 +6,10 @@
    disappeared from the given paths are removed; unchanged files (same size and
    mtime, or same content when only the mtime moved) are skipped. The text
    index answers queries from its first commit.
-2. Vectors. Passages without a vector are encoded (``embeddings``) and their
-   vectors saved beside their segment (``vectors``) and committed, at intervals
-   too; then the index's vocabulary (``vocabulary``). A later run encodes only what is still
-   missing, so this phase can be stopped and resumed; no text is encoded twice
-   (a passage whose text already has a vector, anywhere in the index, reuses it).
+2. Vectors (``vectorize``). Passages without a vector are encoded and their
+   vectors saved beside their segment and committed, at intervals too; then the
+   index's vocabulary. A later run encodes only what is still missing, so this
+   phase can be stopped and resumed; no text is encoded twice.
 
 An interrupted or killed run keeps everything it committed; the same command
 continues from there.
@@ -18,29 +17,24 @@ continues from there.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Protocol
 
-import numpy as np
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage
 
-from . import embeddings, vectors, vocabulary
+from . import vectorize
 from .codec import ArrayCodec
 from .errors import Interrupted
 from .languages import lexicon
-from .passages import sentences, split_passages
+from .passages import split_passages
 from .schema import FILE, KEY, KIND, LANG, PASSAGE, schema
 from .segments import SegmentBuilder
 from .sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .store import Store, Writer
-from .vectors import SegmentVectors
-from .wordvectors import WordVectors
 from .workers import cores, executor, ordered, stop
 
 COMMIT_SECONDS = 30.0
@@ -49,10 +43,6 @@ TASK_BYTES = 16 << 20
 """The most text one task (one new segment) takes: bounds a worker's memory, and what a kill loses."""
 PARALLEL_BYTES = 1 << 20
 """Less text than this is indexed in this process: starting workers would cost more."""
-PARALLEL_TEXTS = 2000
-"""Fewer texts to encode than this are encoded in this process."""
-VECTOR_CHUNK = 2048
-"""Passages whose vectors are gathered, encoded and added together."""
 
 
 class Progress(Protocol):
@@ -108,9 +98,9 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
                        warn or (lambda _: None), workers)
             phase = "vectors"
             if with_vectors:
-                _fill_vectors(writer, report, progress, workers)
+                vectorize.fill(writer, report, progress, workers, COMMIT_SECONDS)
             else:
-                report.vectors_missing = _missing_vectors(writer)
+                report.vectors_missing = vectorize.missing(writer)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(report, phase)) from None
     lexicon.cached()  # compiled once per machine: the first query need not wait for it
@@ -261,164 +251,6 @@ def _apply(writer: Writer, result: TextResult, known: dict[str, dict], report: R
             report.passages += outcome.passages
     if result.segment is not None:
         writer.add(result.segment)
-
-
-# ---- phase 2: vectors ---------------------------------------------------------------
-
-
-def _fill_vectors(writer: Writer, report: Report, progress: Progress, workers: int) -> None:
-    folder = writer.store.vectors_folder()
-    plan = [(segment, vectors.load(folder, segment.segment_id())) for segment in writer.segments]
-    missing = [(segment, found, _passages_without_vectors(writer, segment, found)) for segment, found in plan]
-    total = sum(len(docnums) for _, _, docnums in missing)
-    progress.start("vectors", total)
-    parallel = workers if total >= PARALLEL_TEXTS else 1
-    with executor(parallel, writer.lock_descriptor, start=_load_encoder) as pool:
-        try:
-            reuse = _Reuse(folder, [segment.segment_id() for segment in writer.segments])
-            for segment, found, docnums in missing:
-                if docnums:
-                    _encode_segment(writer, segment, found, docnums, pool, reuse, report, progress)
-            latest = max((int(p.name.split(".", 1)[1]) for p in writer.store.path.glob(vocabulary.PREFIX + "*")
-                          if p.name.split(".", 1)[1].isdigit()), default=-1)
-            if latest != writer.generation:
-                words = vocabulary.frequent_words(writer.terms())
-                word_vectors = WordVectors(encode=lambda texts: embeddings.encode_batches(pool, texts))
-                vocabulary.save(writer.store.path, writer.generation, words, word_vectors.get)
-        except KeyboardInterrupt:
-            stop(pool)
-            raise
-
-
-def _load_encoder() -> None:
-    embeddings.encode(["warm up"])  # in each worker: the model is loaded once
-
-
-def _passages_without_vectors(writer: Writer, segment: W3Segment, found: SegmentVectors) -> list[int]:
-    passages = writer.live(segment, KIND, PASSAGE)
-    return sorted(set(passages.tolist()) - set(found.rows.tolist()))
-
-
-def _missing_vectors(writer: Writer) -> int:
-    folder = writer.store.vectors_folder()
-    return sum(len(_passages_without_vectors(writer, s, vectors.load(folder, s.segment_id())))
-               for s in writer.segments)
-
-
-class _Reuse:
-    """Vectors the index has already, by the digest of their passage's text."""
-
-    def __init__(self, folder, segment_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-        self.folder = folder
-        self.parts = [vectors.load(folder, segment_id) for segment_id in segment_ids]
-        self._index()
-
-    def _index(self) -> None:
-        parts = [part for part in self.parts if len(part)]
-        self._owners = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]) if parts else np.zeros(0, int)
-        self._rows = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.zeros(0, int)
-        digests = np.concatenate([p.digests for p in parts]) if parts else np.zeros(0, np.uint64)
-        self._order = np.argsort(digests, kind="stable")
-        self._digests = digests[self._order]
-        self._indexed = parts
-
-    def add(self, part: SegmentVectors) -> None:
-        self.parts.append(part)
-        self._index()
-
-    def find(self, digests: np.ndarray) -> list[tuple[SegmentVectors, int] | None]:
-        at = np.searchsorted(self._digests, digests)
-        found: list[tuple[SegmentVectors, int] | None] = []
-        for digest, i in zip(digests.tolist(), at.tolist()):
-            if i < len(self._digests) and self._digests[i] == digest:
-                j = self._order[i]
-                found.append((self._indexed[self._owners[j]], int(self._rows[j])))
-            else:
-                found.append(None)
-        return found
-
-
-def _digest(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def _encode_segment(writer: Writer, segment: W3Segment, found: SegmentVectors, docnums: list[int],
-                    executor: Executor, reuse: _Reuse, report: Report, progress: Progress) -> None:
-    """Encode the missing passages of one segment, saving the segment's vectors at intervals."""
-    folder = writer.store.vectors_folder()
-    new = _NewVectors()
-    last = time.monotonic()
-    try:
-        for start in range(0, len(docnums), VECTOR_CHUNK):
-            chunk = docnums[start:start + VECTOR_CHUNK]
-            texts = [writer.stored(segment, docnum)["text"] for docnum in chunk]
-            digests = np.array([_digest(text) for text in texts], dtype=np.uint64)
-            known = reuse.find(digests)
-            units = [[text] + _several(sentences(text)) if hit is None else []
-                     for text, hit in zip(texts, known)]
-            unique = list(dict.fromkeys(t for unit in units for t in unit))
-            encoded = dict(zip(unique, embeddings.encode_batches(executor, unique)))
-            first = {unit[0]: i for i, unit in reversed(list(enumerate(units))) if unit}
-            for docnum, digest, unit, hit in zip(chunk, digests.tolist(), units, known):
-                if hit is None:
-                    new.add(docnum, digest, encoded[unit[0]], [encoded[t] for t in unit[1:]])
-                else:
-                    part, row = hit
-                    new.add(docnum, digest, part.passages[row], list(part.sentences[part.owners == row]))
-            report.encoded += len(unique)
-            report.reused += sum(hit is not None or first[unit[0]] != i  # a copy of an earlier passage
-                                 for i, (unit, hit) in enumerate(zip(units, known)))
-            progress.advance(len(chunk))
-            if time.monotonic() - last >= COMMIT_SECONDS:
-                vectors.save(folder, segment.segment_id(), new.merged(found))
-                writer.commit()  # a new generation: readers pick the vectors up
-                last = time.monotonic()
-    finally:  # also on Ctrl-C: what was encoded is kept
-        if len(new):
-            merged = new.merged(found)
-            vectors.save(folder, segment.segment_id(), merged)
-            writer.commit()
-            reuse.add(merged)
-
-
-def _several(items: list[str]) -> list[str]:
-    return items if len(items) > 1 else []
-
-
-class _NewVectors:
-    """Vectors computed for some of a segment's passages, to merge with those it had."""
-
-    def __init__(self) -> None:
-        self.rows: list[int] = []
-        self.digests: list[int] = []
-        self.passages: list[np.ndarray] = []
-        self.sentences: list[np.ndarray] = []
-        self.owners: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def add(self, docnum: int, digest: int, passage: np.ndarray, sentence_vectors: list[np.ndarray]) -> None:
-        self.owners.extend([len(self.rows)] * len(sentence_vectors))
-        self.sentences.extend(sentence_vectors)
-        self.rows.append(docnum)
-        self.digests.append(digest)
-        self.passages.append(passage)
-
-    def merged(self, old: SegmentVectors) -> SegmentVectors:
-        """The old vectors and these, in docnum order."""
-        rows = np.concatenate([old.rows, np.array(self.rows, np.int32)])
-        order = np.argsort(rows, kind="stable")
-        position = np.empty(len(rows), np.int64)
-        position[order] = np.arange(len(rows))
-        dim = embeddings.DIM
-        passages = np.concatenate([old.passages, np.array(self.passages, np.float32).reshape(-1, dim)])
-        digests = np.concatenate([old.digests, np.array(self.digests, np.uint64)])
-        sentences = np.concatenate([old.sentences, np.array(self.sentences, np.float32).reshape(-1, dim)])
-        owners = position[np.concatenate([old.owners, len(old.rows) + np.array(self.owners, np.int64)])]
-        by_owner = np.argsort(owners, kind="stable")
-        return SegmentVectors(rows[order].astype(np.int32), passages[order], digests[order],
-                              sentences[by_owner], owners[by_owner].astype(np.int32))
 
 
 class _Silent:

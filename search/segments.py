@@ -20,7 +20,7 @@ from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import Storage
 
 from .analysis import analyse_form, forms
-from .codec import ArrayCodec, ArrayFieldWriter, Postings
+from .codec import ArrayCodec, ArrayFieldWriter, Postings, TermStats
 from .schema import BODY, EXACT, INDEX_NAME, NAMES
 
 MAX_FORMS = 1_000_000
@@ -139,7 +139,9 @@ def _write_field(writer: ArrayFieldWriter, item: _Field, lengths: np.ndarray, re
                  scorable: bool) -> None:
     """Invert one field's postings (term, record, position) and write them term by term.
 
-    ``lengths``: each record's number of postings in the field, its length if ``scorable``."""
+    ``lengths``: each record's number of postings in the field, its length if ``scorable``.
+    Everything per term but the writing is computed for all terms at once.
+    """
     terms = np.frombuffer(item.terms, dtype=np.uint32)
     records_of = np.repeat(np.arange(records, dtype=np.int64), lengths)
     present = np.unique(terms)
@@ -151,19 +153,23 @@ def _write_field(writer: ArrayFieldWriter, item: _Field, lengths: np.ndarray, re
     order = np.argsort(keys, kind="stable")  # keeps each record's positions in ascending order
     keys = keys[order]
     starts = np.flatnonzero(np.diff(keys, prepend=-1))  # one posting per (term, record)
-    counts = np.diff(starts, append=len(keys))
+    counts = np.diff(starts, append=len(keys)).astype(np.uint32)
     term_ranks, docnums = np.divmod(keys[starts], records)
     term_starts = np.flatnonzero(np.diff(term_ranks, prepend=-1))
     term_ends = np.append(term_starts[1:], len(starts))
+    weights = counts.astype("<f4")
+    docnums = docnums.astype("<u4")
     posting_lengths = lengths[docnums] if scorable else np.zeros(len(docnums), dtype=np.int64)
-    shortest = np.minimum.reduceat(posting_lengths, term_starts)
-    longest = np.maximum.reduceat(posting_lengths, term_starts)
+    stats = zip(np.add.reduceat(weights, term_starts, dtype=np.float64).tolist(), (term_ends - term_starts).tolist(),
+                np.minimum.reduceat(posting_lengths, term_starts).tolist(),
+                np.maximum.reduceat(posting_lengths, term_starts).tolist(),
+                np.maximum.reduceat(weights, term_starts).tolist(),
+                docnums[term_starts].tolist(), docnums[term_ends - 1].tolist())
     positions = np.frombuffer(item.positions, dtype=np.uint32)[order] if item.positions is not None else None
-    position_starts = np.append(starts, len(keys))
-    docnums, weights = docnums.astype(np.uint32), counts.astype(np.float32)
-    for t, (a, b) in enumerate(zip(term_starts.tolist(), term_ends.tolist())):
+    position_starts = np.append(starts, len(keys)).tolist()
+    for t, (a, b, term_stats) in enumerate(zip(term_starts.tolist(), term_ends.tolist(), stats)):
         postings = Postings(docnums[a:b], weights[a:b])
         if positions is not None:
-            postings.counts = counts[a:b].astype(np.uint32)
+            postings.counts = counts[a:b]
             postings.positions = positions[position_starts[a]:position_starts[b]]
-        writer.write_term(encoded[by_bytes[t]], postings, shortest[t], longest[t])
+        writer.write_term(encoded[by_bytes[t]], postings.to_bytes(), TermStats(*term_stats))

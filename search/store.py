@@ -224,9 +224,9 @@ class Writer:
         deleted = np.fromiter(segment.deleted_docs(), np.int64)
         return docnums[~np.isin(docnums, deleted)] if len(deleted) else docnums
 
-    def stored(self, segment: W3Segment, docnum: int) -> dict:
-        """A record's stored fields (docnum within the segment)."""
-        return self._reader(segment).stored_fields(docnum)
+    def stored(self, segment: W3Segment, docnums: list[int]) -> list[dict]:
+        """Records' stored fields (docnums within the segment, ascending)."""
+        return self._reader(segment)._perdoc.stored_many(docnums)
 
     def terms(self) -> list[ArrayTermsReader]:
         """The term index of every segment."""

@@ -75,12 +75,10 @@ def frequent_words(segments: Iterable[ArrayTermsReader]) -> dict[Lang, list[str]
     """Per language, the MAX_WORDS word forms of the ``exact`` field held by most records."""
     frequency: dict[str, int] = {}
     for terms in segments:
-        for (field, tbytes), info in terms.items_from(EXACT, b""):
-            if field != EXACT:
-                break  # the terms of the next field
+        for tbytes, count in terms.doc_frequencies(EXACT):
             word = tbytes.decode("utf-8")
             if embeddable(word):
-                frequency[word] = frequency.get(word, 0) + info.doc_frequency()
+                frequency[word] = frequency.get(word, 0) + count
     by_lang: dict[Lang, list[tuple[int, str]]] = {lang: [] for lang in LANGS}
     for word, count in frequency.items():
         lang = script_of(word)

@@ -40,12 +40,12 @@ class WordVectors:
         """(len(words), DIM) float32 rows, one per word."""
         missing = [w for w in dict.fromkeys(words) if w not in self._memory]
         if missing:
-            found = self._read(missing)
+            found = self.cached(missing)
             new = [w for w in missing if w not in found]
             if new:
-                rows = self.encode(new).astype(np.float16)
-                self._write(dict(zip(new, rows)))
-                found.update(zip(new, rows))
+                rows = self.encode(new)
+                self.store(dict(zip(new, rows)))
+                found.update(zip(new, rows.astype(np.float16)))
             for word in missing:
                 self._memory[word] = found[word].astype(np.float32)
             while len(self._memory) > MEMORY:
@@ -62,7 +62,8 @@ class WordVectors:
         db.execute("CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, vector BLOB) WITHOUT ROWID")
         return db
 
-    def _read(self, words: list[str]) -> dict[str, np.ndarray]:
+    def cached(self, words: list[str]) -> dict[str, np.ndarray]:
+        """The vectors the machine's cache has of these words (float16)."""
         found: dict[str, np.ndarray] = {}
         try:
             with closing(self._connect(readonly=True)) as db:
@@ -78,7 +79,8 @@ class WordVectors:
             pass  # no cache yet, or an unreadable one: the words are encoded
         return found
 
-    def _write(self, vectors: dict[str, np.ndarray]) -> None:
+    def store(self, vectors: dict[str, np.ndarray]) -> None:
+        """Keep these vectors in the machine's cache."""
         try:
             with closing(self._connect(readonly=False)) as db, db:
                 db.executemany("INSERT OR REPLACE INTO words VALUES (?, ?)",

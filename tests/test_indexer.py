@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, indexer, output
+from search import Index, indexer, output, vectorize
 from search.errors import IndexBusy, InputError, Interrupted
 
 from .conftest import CORPORA, ROOT, SEEDS
@@ -219,7 +219,7 @@ def test_the_text_index_answers_before_its_vectors_exist(tmp_path: Path) -> None
 
 
 def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(indexer, "VECTOR_CHUNK", 8)
+    monkeypatch.setattr(vectorize, "VECTOR_CHUNK", 8)
     docs = _news(tmp_path / "docs", 4)
     index = Index(tmp_path / "ix")
     with pytest.raises(Interrupted, match="text index is complete, vectors in part"):
@@ -262,3 +262,15 @@ def test_no_text_is_encoded_twice(tmp_path: Path) -> None:
     later = index.update([str(docs), str(copies)])
     assert (later.encoded, later.reused) == (0, alone.passages)  # from the index
     assert index.stats().vectors == both.passages
+
+
+def test_a_text_still_being_encoded_is_not_encoded_again(tmp_path: Path, monkeypatch) -> None:
+    """With workers, the next chunk is read while one is encoded: a copy of a text in flight waits for it."""
+    monkeypatch.setattr(vectorize, "VECTOR_CHUNK", 1)
+    monkeypatch.setattr(vectorize, "PARALLEL_TEXTS", 0)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    lines = ["Alpha speaks first.", "Alpha speaks first.", "Bravo answers.", "Bravo answers.", "Charlie ends."]
+    (docs / "echo.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = Index(tmp_path / "ix").update([str(docs)], workers=2)
+    assert (report.passages, report.encoded, report.reused) == (5, 3, 2)

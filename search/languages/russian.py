@@ -40,7 +40,7 @@ def lemmas(word: str) -> tuple[str, ...]:
 
     Hyphenated compounds keep the hyphen (военно-технического -> военно-технический).
     """
-    forms = dict.fromkeys(fold(parse.normal_form) for parse in _morph().parse(fold(word)))
+    forms = dict.fromkeys(fold(form) for form in _morph().normal_forms(fold(word)))
     return tuple(forms) or (fold(word),)
 
 
