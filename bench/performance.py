@@ -1,25 +1,29 @@
-"""Indexing and query performance on the WMT news corpus, against stock whoosh.
+"""Indexing and query performance on the WMT news corpus, against stock whoosh run beside it.
 
 Lays the ~34k English and ~34k Russian sentences of ../shared/corpora/wmt-news-en-ru
-out as files of 20 lines, then reports, at each scale (copies of the corpus):
+out as files of 20 lines, ``--scales`` times over (copies of the corpus), and at
+each scale measures, each in a fresh process:
 
-- indexing by `search index` (embeddings included): time, MB/s, passages/s,
-  index size, peak memory; and the same passages indexed by stock whoosh with
-  its StemmingAnalyzer, as a speed ratio (stock time / our time: >= 1.0 means
-  we are at least as fast);
-- query latency p50/p95 of 200 mixed English and Russian queries with
-  cross-language lookup on, in one warm process;
-- batch throughput of `search query --batch` (a fresh process, start-up included);
-- cold start of `search query` on the seeds (process start to results).
+- stock whoosh indexing the same passages with its StemmingAnalyzer;
+- the text phase (``search index --no-vectors``) and the vector phase (a second
+  ``search index``): seconds, MB/s, peak resident memory, and the speed ratio
+  against stock whoosh (stock time / ours: >= 1.0 means at least as fast);
+- query latency, p50 and p95, in one warm process: NTREX-128 news headlines
+  (8-15 words, English and Russian, each against the other language's passages
+  with --lang) and short queries (the corpus's most frequent one- and two-word
+  names, against both languages); the query process's peak memory;
+- the start-up of ``search query`` (process start to results) on the index.
 
-    python bench/performance.py [--scales 1,2,4] [--workdir DIR]
+Then XQuAD-R MRR@10 (bench/xquad.py, every --xquad-sample'th question), to show
+that ranking quality did not move. Prints one table.
+
+    python bench/performance.py [--scales 1,2,4] [--workdir DIR] [--xquad-sample N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import shutil
 import statistics
@@ -27,28 +31,31 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpora" / "wmt-news-en-ru"
+CORPORA = ROOT.parent / "shared" / "corpora"
+CORPUS = CORPORA / "wmt-news-en-ru"
+NTREX = CORPORA / "ntrex128-en-ru"
 LINES_PER_FILE = 20
-QUERIES = 200
+SHORT_QUERIES = 100
+COLD_RUNS = 5
 
 MEASURE = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 elapsed = time.perf_counter() - started
 print(code, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
 def measure(command: list[str]) -> tuple[float, float]:
-    """Run a command in a fresh process: (seconds, peak resident MB)."""
+    """Run a command in a fresh process: (seconds, peak resident MB of its largest process)."""
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.split()
-    if out[0] != "0":
+    if out[0] not in ("0", "1"):
         raise SystemExit(f"failed ({out[0]}): {' '.join(command)}")
     return float(out[1]), int(out[2]) / 1024
 
@@ -71,6 +78,8 @@ def lay_out(folder: Path, copies: int) -> tuple[int, int]:
 
 def stock_whoosh(corpus: str, index: str) -> None:
     """Index the same passages with stock whoosh's StemmingAnalyzer (run in its own process)."""
+    import warnings
+
     warnings.filterwarnings("ignore")
     from whoosh import fields
     from whoosh import index as whoosh_index
@@ -87,19 +96,38 @@ def stock_whoosh(corpus: str, index: str) -> None:
     writer.commit()
 
 
-def make_queries(corpus: Path, count: int) -> list[str]:
-    """Half English, half Russian: 1-4 consecutive words (3+ letters) from random lines."""
-    rng = random.Random(7)
-    queries = []
-    for suffix in ("en", "ru"):
-        lines = (CORPUS / f"newstest2019-{'enru' if suffix == 'en' else 'ruen'}.{suffix}").read_text(
-            encoding="utf-8").splitlines()
-        while len(queries) < count // 2 * (1 if suffix == "en" else 2):
-            words = [w for w in re.findall(r"[^\W\d_]{3,}", rng.choice(lines))]
-            if words:
-                start = rng.randrange(len(words))
-                queries.append(" ".join(words[start:start + rng.randint(1, 4)]))
-    return queries
+def headlines() -> dict[str, list[str]]:
+    """The first line of each NTREX-128 news document (its headline), English and Russian;
+    where a headline has fewer than 8 words, the lead sentence; cut to 15 words."""
+    ids = (NTREX / "DOCUMENT_IDS.tsv").read_text(encoding="utf-8").split()
+    found = {}
+    for lang, name in (("en", "newstest2019-src.eng.txt"), ("ru", "newstest2019-ref.rus.txt")):
+        lines = (NTREX / name).read_text(encoding="utf-8").replace("\r", "").splitlines()
+        firsts = [i for i, doc in enumerate(ids) if i == 0 or ids[i - 1] != doc]
+        chosen = []
+        for i in firsts:
+            words = lines[i].split()
+            if len(words) < 8:
+                words = lines[i + 1].split()
+            chosen.append(" ".join(words[:15]))
+        found[lang] = chosen
+    return found
+
+
+def names(count: int) -> list[str]:
+    """The corpus's most frequent names: capitalised words (not starting a sentence), one and
+    two at a time, English and Russian."""
+    single: Counter[str] = Counter()
+    double: Counter[str] = Counter()
+    for source in CORPUS.glob("*.*"):
+        for line in source.read_text(encoding="utf-8").splitlines():
+            tokens = re.findall(r"[^\W\d_]+", line)
+            for a, b in zip(tokens[1:], tokens[2:] + [""]):
+                if a[0].isupper() and not a.isupper():
+                    single[a] += 1
+                    if b and b[0].isupper() and not b.isupper():
+                        double[f"{a} {b}"] += 1
+    return [w for w, _ in single.most_common(count // 2)] + [w for w, _ in double.most_common(count // 2)]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -107,71 +135,102 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def query_latency(index: Path, queries: list[str]) -> tuple[float, float]:
-    from search import Index
+LATENCY = """
+import json, resource, sys, time
+from search import Index
+from search.languages import other
+runs = json.loads(sys.argv[2])
+with Index.open(sys.argv[1]) as ix:
+    for query, lang in runs[0][:5]:
+        ix.search(query, lang=lang)  # warm-up: the model and caches load once per process
+    result = []
+    for queries in runs:
+        times = []
+        for query, lang in queries:
+            started = time.perf_counter()
+            ix.search(query, lang=lang)
+            times.append(1000 * (time.perf_counter() - started))
+        result.append(times)
+print(json.dumps([result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
+"""
 
-    ix = Index.open(index)
-    for query in queries[:5]:
-        ix.search(query)  # warm-up: models and caches load once per process
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        ix.search(query)
-        times.append(1000 * (time.perf_counter() - started))
-    return percentile(times, 50), percentile(times, 95)
+
+def latency(index: Path, runs: list[list[tuple[str, str | None]]]) -> tuple[list[list[float]], float]:
+    """Milliseconds per query of each list, in one fresh process; and its peak resident MB."""
+    out = subprocess.run([sys.executable, "-c", LATENCY, str(index), json.dumps(runs)], capture_output=True,
+                         text=True, cwd=ROOT, check=True).stdout
+    times, peak = json.loads(out)
+    return times, peak
 
 
-def folder_size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+def xquad_mrr(work: Path, sample: int) -> dict[str, float]:
+    """MRR@10 of the default pipeline on XQuAD-R, each way (bench/xquad.py's evaluation)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import xquad
+
+    from search import Cross, Index
+
+    data = {lang: xquad.load(lang) for lang in ("en", "ru")}
+    for lang, (paragraphs, _) in data.items():
+        (work / "docs" / lang).mkdir(parents=True, exist_ok=True)
+        for name, text in paragraphs.items():
+            (work / "docs" / lang / name).write_text(text, encoding="utf-8")
+    with Index(work / "index") as index:
+        index.update([str(work / "docs")], rebuild=True)
+        return {f"{s}->{t}": xquad.evaluate(index, data[s][1][::sample], t, Cross())["mrr@10"]
+                for s, t in (("en", "ru"), ("ru", "en"))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,2,4", help="corpus copies to measure, e.g. 1,2,4")
     parser.add_argument("--workdir", type=Path, help="where corpora and indexes go (default: a temp folder)")
+    parser.add_argument("--xquad-sample", type=int, default=1, help="every Nth XQuAD-R question (default: all)")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="search-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     search = [sys.executable, "-m", "search"]
+    heads = headlines()
+    headline_runs = [(q, "ru") for q in heads["en"]] + [(q, "en") for q in heads["ru"]]
+    short_runs = [(q, None) for q in names(SHORT_QUERIES)]
     rows = []
     for scale in (int(s) for s in args.scales.split(",")):
         corpus, ours, stock = work / f"corpus-{scale}x", work / f"index-{scale}x", work / f"stock-{scale}x"
         for folder in (corpus, ours, stock):
             shutil.rmtree(folder, ignore_errors=True)
         files, size = lay_out(corpus, scale)
-        seconds, peak = measure([*search, "index", str(corpus), "--index", str(ours)])
-        stock_seconds, stock_peak = measure([sys.executable, __file__, "--stock", str(corpus), str(stock)])
+        stock_s, _ = measure([sys.executable, __file__, "--stock", str(corpus), str(stock)])
+        text_s, text_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-vectors"])
+        vectors_s, vectors_peak = measure([*search, "index", str(corpus), "--index", str(ours)])
+        (heads_ms, short_ms), query_peak = latency(ours, [headline_runs, short_runs])
+        cold = {kind: statistics.median(measure([*search, "query", query, "--index", str(ours)])[0]
+                                        for _ in range(COLD_RUNS))
+                for kind, query in (("name", short_runs[0][0]), ("headline", headline_runs[0][0]))}
         from search import Index
 
-        stats = Index.open(ours).stats()
-        passages = sum(stats.passages.values())
-        queries = make_queries(corpus, QUERIES)
-        p50, p95 = query_latency(ours, queries)
-        batch = work / "queries.tsv"
-        batch.write_text("".join(f"q{i}\t{q}\n" for i, q in enumerate(queries)), encoding="utf-8")
-        batch_seconds, _ = measure([*search, "query", "--batch", str(batch), "--json", "--index", str(ours)])
-        rows.append({
-            "scale": scale, "files": files, "MB": size / 1e6, "passages": passages,
-            "index_s": seconds, "MB/s": size / 1e6 / seconds, "passages/s": passages / seconds,
-            "index_MB": folder_size(ours) / 1e6, "peak_MB": peak,
-            "stock_s": stock_seconds, "stock_peak_MB": stock_peak, "ratio": stock_seconds / seconds,
-            "p50_ms": p50, "p95_ms": p95, "batch_q/s": len(queries) / batch_seconds,
-        })
+        with Index.open(ours) as index:
+            passages = sum(index.stats().passages.values())
+        rows.append({"scale": scale, "files": files, "MB": size / 1e6, "passages": passages, "stock_s": stock_s,
+                     "text_s": text_s, "text_ratio": stock_s / text_s, "vectors_s": vectors_s,
+                     "whole_ratio": stock_s / (text_s + vectors_s), "MB/s": size / 1e6 / (text_s + vectors_s),
+                     "text_peak_MB": text_peak, "vectors_peak_MB": vectors_peak, "query_peak_MB": query_peak,
+                     "head_p50": percentile(heads_ms, 50), "head_p95": percentile(heads_ms, 95),
+                     "short_p50": percentile(short_ms, 50), "short_p95": percentile(short_ms, 95),
+                     "cold_name_s": cold["name"], "cold_headline_s": cold["headline"]})
         print(json.dumps(rows[-1]), flush=True)
-    seeds_index = work / "seeds-index"
-    shutil.rmtree(seeds_index, ignore_errors=True)
-    measure([*search, "index", str(ROOT / "seeds"), "--index", str(seeds_index)])
-    cold = {query: statistics.median(measure([*search, "query", query, "--index", str(seeds_index)])[0]
-                                     for _ in range(5))
-            for query in ("Rosoboronexport", "defense", "air defense systems in China")}
+    quality = xquad_mrr(work / "xquad", args.xquad_sample)
     print()
-    print("scale files    MB passages index_s  MB/s pass/s index_MB peak_MB stock_s ratio p50_ms p95_ms batch_q/s")
+    print(f"{len(headline_runs)} headline queries (NTREX-128, 8-15 words, cross-language, --lang), "
+          f"{len(short_runs)} short queries (one- and two-word names); times in ms")
+    print("scale passages    MB stock_s text_s ratio vect_s whole ratio  MB/s  peak_MB(text/vect/query) "
+          "head_p50 head_p95 short_p50 short_p95 start-up(name/headline)")
     for r in rows:
-        print(f"{r['scale']:>4}x {r['files']:5} {r['MB']:5.1f} {r['passages']:8} {r['index_s']:7.1f} "
-              f"{r['MB/s']:5.2f} {r['passages/s']:6.0f} {r['index_MB']:8.1f} {r['peak_MB']:7.0f} "
-              f"{r['stock_s']:7.1f} {r['ratio']:5.2f} {r['p50_ms']:6.1f} {r['p95_ms']:6.1f} {r['batch_q/s']:9.1f}")
-    for query, seconds in cold.items():
-        print(f"cold start, search query {query!r} on the seeds: {seconds:.2f} s (median of 5)")
+        print(f"{r['scale']:>4}x {r['passages']:8} {r['MB']:5.1f} {r['stock_s']:7.1f} {r['text_s']:6.1f} "
+              f"{r['text_ratio']:5.2f} {r['vectors_s']:6.1f} {r['whole_ratio']:11.2f} {r['MB/s']:5.2f}  "
+              f"{r['text_peak_MB']:5.0f} / {r['vectors_peak_MB']:4.0f} / {r['query_peak_MB']:4.0f}       "
+              f"{r['head_p50']:8.1f} {r['head_p95']:8.1f} {r['short_p50']:9.1f} {r['short_p95']:9.1f}   "
+              f"{r['cold_name_s']:.2f} s / {r['cold_headline_s']:.2f} s")
+    print("XQuAD-R MRR@10 (default pipeline): " + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ are analysed correctly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 from .languages import english, names, russian, script_of
@@ -89,18 +90,19 @@ class Terms:
     names: tuple[str, ...]
 
 
+@lru_cache(maxsize=200_000)
+def word_terms(word: str) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """What one word is indexed as: its ``body`` terms, its ``exact`` form and, for a
+    capitalised word, its ``names`` keys. Memoised: texts repeat their words."""
+    return normal_forms(word), fold(word), name_keys(word) if names.looks_like_name(word) else ()
+
+
 def analyse_form(form: str) -> tuple[tuple[Terms, ...], int]:
     """The terms of a word form as a text holds it (a hyphenated word whole at its first
-    position, then part by part), and how many positions it takes.
-
-    Indexing memoises this per distinct form: a corpus repeats its words.
-    """
+    position, then part by part), and how many positions it takes."""
     parts = split_compound(form)
     items = [(0, form)] if len(parts) == 1 else [(0, form), *enumerate(parts)]
-    terms = tuple(Terms(offset, normal_forms(word), fold(word),
-                        name_keys(word) if names.looks_like_name(word) else ())
-                  for offset, word in items)
-    return terms, len(parts)
+    return tuple(Terms(offset, *word_terms(word)) for offset, word in items), len(parts)
 
 
 def forms(text: str) -> list[str]:

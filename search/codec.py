@@ -208,15 +208,16 @@ min and max length (as bytes), max weight, first and last docnum; then offset an
 
 
 class ArrayTermsReader(W3TermsReader):
-    def doc_frequencies(self, fieldname: str) -> Iterator[tuple[bytes, int]]:
-        """Every term of a field and how many records hold it, read straight from the term index."""
-        prefix = pack_ushort(self._fieldmap[fieldname]) if fieldname in self._fieldmap else None
-        if prefix is None:
+    def doc_frequencies(self, fieldname: str, start: bytes = b"") -> Iterator[tuple[bytes, int]]:
+        """The terms of a field from ``start`` on, in order, and how many records hold each,
+        read straight from the term index."""
+        if fieldname not in self._fieldmap:
             return
-        for key, value in self._tindex.items_from(prefix):
-            if not key.startswith(prefix):
+        field = pack_ushort(self._fieldmap[fieldname])
+        for key, value in self._tindex.items_from(field + start):
+            if not key.startswith(field):
                 return  # the next field's terms
-            yield key[len(prefix):], _DOC_FREQUENCY.unpack_from(value, 5)[0]  # after flags and weight
+            yield key[len(field):], _DOC_FREQUENCY.unpack_from(value, 5)[0]  # after flags and weight
 
     def postings(self, fieldname: str, tbytes: bytes) -> Postings | None:
         """A term's postings as arrays, or None if the segment does not have it."""

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 
 def replace_path(path: Path, build: Callable[[Path], object]) -> None:
     """Let ``build`` write a temporary file (or folder) beside ``path``, then rename it into place."""
@@ -33,3 +35,12 @@ def cache_folder() -> Path:
     """Where caches that belong to no index live (XDG's cache folder): they are derived from
     the installed packages and dictionary, and rebuilt when missing or stale."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "search"
+
+
+def mapped(path: Path) -> np.ndarray:
+    """An ``.npy`` array, memory-mapped (pages are read as they are used) and never unpickled.
+
+    A plain ndarray view of the mapping: indexing a numpy.memmap makes a memmap object
+    each time, which cost 110 µs a row when a query looked up its words' vectors.
+    """
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)

@@ -1,15 +1,15 @@
 """Which words of a passage matched the query, as character spans.
 
-A word matches when one of its analysed terms (lemma or stem, exact form, name
-key) is among the query's terms, so translated and transliterated matches are
-highlighted too.
+A word matches when one of the terms it is indexed as (lemma or stem, exact
+form, name key) is among the query's terms, so translated and transliterated
+matches are highlighted too.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from .analysis import fold, name_keys, normal_forms, words
+from .analysis import word_terms, words
 from .schema import BODY, EXACT, NAMES
 
 Span = tuple[int, int]
@@ -23,8 +23,8 @@ def matched_spans(text: str, terms: Iterable[tuple[str, str]]) -> list[Span]:
     body, exact, names = (by_field.get(f, set()) for f in (BODY, EXACT, NAMES))
     spans: list[Span] = []
     for word in words(text):
-        if (fold(word.text) in exact or body.intersection(normal_forms(word.text))
-                or (names and names.intersection(name_keys(word.text)))):
+        lemmas, form, keys = word_terms(word.text)
+        if form in exact or body.intersection(lemmas) or names.intersection(keys):
             if not spans or word.start >= spans[-1][1]:
                 spans.append((word.start, word.end))
     return spans

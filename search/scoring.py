@@ -5,10 +5,12 @@ cross-language headline query (a dozen words, each with its translations: a
 hundred terms and more, some in a third of all passages) took most of a second
 that way. This module evaluates the same whoosh query tree over the codec's
 arrays -- Term, Or (sum), And (sum over the documents all parts match),
-DisjunctionMax (max), AndNot, boosts -- with whoosh's own BM25F statistics
-(idf = log(N / (df + 1)) + 1, the average field length, one-byte field lengths),
-so it gives the scores whoosh gives (tests/test_scoring.py compares them).
-Queries with parts it does not know (phrases, prefixes) are left to whoosh.
+DisjunctionMax (max), AndNot, Phrase (its words' scores where they stand in
+order, next to each other), Prefix (the terms it expands to), boosts -- with
+whoosh's own BM25F statistics (idf = log(N / (df + 1)) + 1, the average field
+length, one-byte field lengths), so it gives the scores whoosh gives
+(tests/test_scoring.py compares them). Query types it does not know are left
+to whoosh.
 """
 
 from __future__ import annotations
@@ -91,17 +93,22 @@ class Scorer:
         self._deleted = [np.fromiter(leaf.segment.deleted_docs(), np.int64) for leaf in self.leaves]
         self._cache: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._cached = 0
+        self._frequencies: dict[tuple[str, str], int] = {}
 
     def doc_frequency(self, field: str, text: str) -> int:
         """How many records hold a term (deleted ones included, as whoosh counts)."""
-        tbytes = text.encode("utf-8")
-        total = 0
-        for leaf in self.leaves:
-            try:
-                total += leaf.terms.doc_frequency(field, tbytes)
-            except KeyError:
-                pass
-        return total
+        key = (field, text)
+        found = self._frequencies.get(key)
+        if found is None:
+            tbytes = text.encode("utf-8")
+            found = 0
+            for leaf in self.leaves:
+                try:
+                    found += leaf.terms.doc_frequency(field, tbytes)
+                except KeyError:
+                    pass
+            self._frequencies[key] = found
+        return found
 
     def idf(self, field: str, text: str) -> float:
         """whoosh's inverse document frequency: log(N / (df + 1)) + 1, N every record."""
@@ -127,16 +134,19 @@ class Scorer:
     def _score_term(self, field: str, text: str) -> Matches:
         tbytes = text.encode("utf-8")
         parts = []
+        frequency = 0
         for i, leaf in enumerate(self.leaves):
             postings = leaf.terms.postings(field, tbytes)
             if postings is None:
                 continue
+            frequency += len(postings.docnums)
             docnums = postings.docnums.astype(np.int64)
             weights = postings.weights.astype(np.float64)
             if len(self._deleted[i]):
                 live = ~np.isin(docnums, self._deleted[i])
                 docnums, weights = docnums[live], weights[live]
             parts.append((i, docnums, weights))
+        self._frequencies[(field, text)] = frequency
         if not parts:
             return _NONE
         scorable = self.schema[field].scorable
@@ -160,9 +170,14 @@ class Scorer:
         return lengths
 
     def evaluate(self, query: wq.Query) -> Matches:
-        """The documents a query matches and their scores; Unsupported for phrases, prefixes..."""
+        """The documents a query matches and their scores; Unsupported for query types it does not know."""
         if isinstance(query, wq.Term):
             return self.term(query.fieldname, query.text).scaled(query.boost)
+        if type(query) is wq.Phrase and query.slop == 1:
+            return self._phrase(query.fieldname, list(query.words)).scaled(query.boost)
+        if type(query) is wq.Prefix:
+            expanded = self.expand_prefix(query.fieldname, query.text)
+            return _combined([self.term(query.fieldname, word) for word in expanded], np.add).scaled(query.boost)
         if isinstance(query, wq.AndNot):
             positive, negative = self.evaluate(query.a), self.evaluate(query.b)
             keep = ~np.isin(positive.docnums, negative.docnums, assume_unique=True)
@@ -175,6 +190,48 @@ class Scorer:
         if isinstance(query, wq.DisjunctionMax):
             return _combined(parts, np.maximum).scaled(query.boost)
         return _combined(parts, np.add).scaled(query.boost)
+
+
+    def expand_prefix(self, field: str, prefix: str) -> list[str]:
+        """The terms of a field that start with ``prefix``, in any segment, in order."""
+        found: set[bytes] = set()
+        start = prefix.encode("utf-8")
+        for leaf in self.leaves:
+            for tbytes, _ in leaf.terms.doc_frequencies(field, start):
+                if not tbytes.startswith(start):
+                    break
+                found.add(tbytes)
+        return [word.decode("utf-8") for word in sorted(found)]
+
+    def _phrase(self, field: str, words: list[str]) -> Matches:
+        """Records holding the words next to each other, in order; scored as whoosh scores a
+        phrase: the sum of its words' scores."""
+        both = _intersection([self.term(field, word) for word in words])
+        keep = np.zeros(len(both), dtype=bool)
+        for leaf in self.leaves:
+            inside = np.flatnonzero((both.docnums >= leaf.docbase)
+                                    & (both.docnums < leaf.docbase + leaf.segment.doc_count_all()))
+            if not len(inside):
+                continue
+            positions = [_positions(leaf.terms.postings(field, word.encode("utf-8"))) for word in words]
+            for i in inside.tolist():
+                local = int(both.docnums[i]) - leaf.docbase
+                starts = set(positions[0](local))
+                for offset, of_word in enumerate(positions[1:], 1):
+                    starts &= {p - offset for p in of_word(local)}
+                keep[i] = bool(starts)
+        return Matches(both.docnums[keep], both.scores[keep])
+
+
+def _positions(postings):  # type: ignore[no-untyped-def]
+    """docnum -> the positions of the term in that record."""
+    docnums = postings.docnums
+    ends = np.cumsum(postings.counts, dtype=np.int64)
+
+    def of(docnum: int) -> list[int]:
+        i = int(np.searchsorted(docnums, docnum))
+        return postings.positions[ends[i] - postings.counts[i]:ends[i]].tolist()
+    return of
 
 
 def _combined(parts: list[Matches], ufunc: np.ufunc) -> Matches:
@@ -193,6 +250,8 @@ def _combined(parts: list[Matches], ufunc: np.ufunc) -> Matches:
 
 def _intersection(parts: list[Matches]) -> Matches:
     """The documents every part matches, their scores summed."""
+    if not parts or any(not len(part) for part in parts):
+        return _NONE
     docnums = reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), (part.docnums for part in parts))
     scores = np.zeros(len(docnums))
     for part in parts:

@@ -98,14 +98,16 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     lang = lang or parsed.lang
     ranking = snapshot.ranking
     mechanisms = Cross.of(cross)
+    words = len(parsed.content_words)
+    dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
+    if dense:
+        embeddings.preload()  # it loads while the query is translated and scored
     root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
     query = compile_query(root, ranking)
     if lang:
         # An And with a term that adds nothing to the score: only passages of that language.
         query = wq.And([query, wq.Term(LANG, lang, boost=0.0)])
     lexical = _lexical(snapshot, query, max(limit, ranking.lexical_candidates))
-    words = len(parsed.content_words)
-    dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
     similarity: dict[int, float] = {}
     aligned: dict[int, float] = {}
     coverage = None

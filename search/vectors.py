@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import DIM
-from .files import replace_path
+from .files import mapped, replace_path
 
 _ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
 
@@ -88,7 +88,7 @@ def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
     if path is None:
         return SegmentVectors.empty()
     try:
-        arrays = [np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS]
+        arrays = [mapped(path / f"{name}.npy") for name in _ARRAYS]
     except FileNotFoundError:
         return load(folder, segment_id, retry=False) if retry else SegmentVectors.empty()  # just replaced
     except (OSError, ValueError):

@@ -21,6 +21,11 @@ QUERIES = [
     "NOT China",
     "(China OR Китай) AND Russia",
     "when did the Soviet Union establish diplomatic relations with the People's Republic of China",
+    '"military cooperation"',
+    '"strategic partnership" Putin China',
+    '"the the"',
+    "licen* OR milit*",
+    "Rosoboronexp* China",
 ]
 
 
@@ -62,9 +67,9 @@ def test_a_word_found_through_its_translation_scores_its_best_match_only(seeds_i
         _same(both.top(20), _whoosh(snapshot, wq.DisjunctionMax([literal, name]), 20))
 
 
-def test_phrases_and_prefixes_are_left_to_whoosh(seeds_index: Index) -> None:
+def test_other_query_types_are_left_to_whoosh(seeds_index: Index) -> None:
     with seeds_index._snapshots.acquire() as snapshot:
-        for query in (wq.Phrase(EXACT, ["military", "cooperation"]), wq.Prefix(EXACT, "licen")):
+        for query in (wq.Phrase(EXACT, ["military", "cooperation"], slop=3), wq.Wildcard(EXACT, "li?en*")):
             with pytest.raises(Unsupported):
                 snapshot.scorer.evaluate(wq.Or([wq.Term(BODY, "china"), query]))
 

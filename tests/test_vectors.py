@@ -28,7 +28,7 @@ def test_saved_vectors_load_back_memory_mapped(tmp_path: Path) -> None:
     saved = _vectors([0, 3, 7], [(1, 5), (1, 6)])
     vectors.save(tmp_path, "passages_abc", saved)
     loaded = vectors.load(tmp_path, "passages_abc")
-    assert isinstance(loaded.passages, np.memmap)
+    assert isinstance(loaded.passages.base, np.memmap)  # a view of the mapped file, not a copy
     assert loaded.rows.tolist() == [0, 3, 7] and loaded.owners.tolist() == [1, 1]
     assert np.array_equal(loaded.passages, saved.passages)
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from search import Index, vocabulary
 from search.ranking import RANKING
 
@@ -58,3 +60,23 @@ def test_nearest_is_one_product_for_many_words() -> None:
     known = vocabulary.Vocabulary(["a", "b", "c"], np.eye(3, dtype=np.float32))
     queries = np.array([[0.1, 0.9, 0.0], [1.0, 0.0, 0.2]], dtype=np.float32)
     assert [[w for w, _ in row] for row in known.nearest(queries, 2)] == [["b", "a"], ["a", "c"]]
+
+
+def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_path: Path) -> None:
+    """The shortlist comes from the projection; the similarities returned are the exact ones."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((vocabulary.PROJECTED_FROM, 512)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    words = [f"w{i}" for i in range(len(matrix))]
+    vocabulary.save(tmp_path, 7, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]])
+    loaded = vocabulary.load(tmp_path)
+    assert loaded["en"].projection is not None and loaded["ru"].projection is None
+    queries = matrix[:20] + 0.05 * rng.standard_normal((20, 512)).astype(np.float32)
+    full = vocabulary.Vocabulary(words, matrix)
+    for query, fast, exact in zip(queries, loaded["en"].nearest(queries, 12, 0.5), full.nearest(queries, 12, 0.5)):
+        assert [w for w, _ in fast] == [w for w, _ in exact]  # the close copy, as the full product finds it
+        for word, similarity in fast:
+            assert similarity == pytest.approx(float(matrix[int(word[1:])] @ query), abs=1e-5)
+            assert similarity >= 0.5

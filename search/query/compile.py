@@ -78,16 +78,19 @@ def _phrase(text: str) -> wq.Query:
 def _alternative(alternative: Alternative) -> wq.Query:
     if alternative.origin == "names":
         return wq.Term(NAMES, alternative.target[0], boost=alternative.weight)
-    per_word = [_or([wq.Term(BODY, t) for t in normal_forms(word)]) for word in alternative.target]
-    query = per_word[0] if len(per_word) == 1 else wq.And(per_word)
-    return _boosted(query, alternative.weight)
+    per_word = [[wq.Term(BODY, t) for t in normal_forms(word)] for word in alternative.target]
+    if len(per_word) > 1:
+        return wq.And([_or(terms) for terms in per_word], boost=alternative.weight)
+    return _or(per_word[0], boost=alternative.weight)
 
 
-def _boosted(query: wq.Query, boost: float) -> wq.Query:
-    query = query.copy()
-    query.boost = boost
-    return query
-
-
-def _or(queries: list[wq.Query]) -> wq.Query:
-    return queries[0] if len(queries) == 1 else wq.Or(queries)
+def _or(queries: list[wq.Query], boost: float = 1.0) -> wq.Query:
+    """An Or of the queries, or the one query, with a boost (set on the new query: whoosh's
+    copy() would deep-copy the tree)."""
+    if len(queries) > 1:
+        return wq.Or(queries, boost=boost)
+    if boost == 1.0:
+        return queries[0]
+    only = queries[0]
+    assert isinstance(only, wq.Term)
+    return wq.Term(only.fieldname, only.text, boost=only.boost * boost)

@@ -81,11 +81,13 @@ class Translator:
         """The tree with every plain word expanded into its alternatives.
 
         Two passes, so that vectors are computed in batches: each word's
-        candidates first (every word's vocabulary neighbours in one matrix
-        product), then the weights of all candidates (one batch of word vectors).
+        candidates first (the lexicon's, then every word's vocabulary neighbours from
+        one matrix product), then the weights of all candidates (one batch of word
+        vectors).
         """
-        neighbours = self._neighbours([t.text for t in _plain_terms(root)]) if self.word_vectors else {}
-        expanded = _Expander(self, neighbours).node(root)
+        expanded = _Expander(self).node(root)
+        if self.word_vectors:
+            expanded = _settle(expanded, self._near(self._neighbours([t.text for t in _plain_terms(root)])))
         pending = [node for node in _walk(expanded) if isinstance(node, _Pending)]
         if self.word_vectors and pending:
             texts = [text for item in pending for text in (item.source, *(c.text for c in item.candidates))]
@@ -95,17 +97,39 @@ class Translator:
         return _settle(expanded, lambda item: self._weighted(item, rows))
 
     def _neighbours(self, sources: list[str]) -> dict[str, list[tuple[str, float]]]:
-        """Each word's nearest words in the other language's vocabulary, with similarities."""
-        found: dict[str, list[tuple[str, float]]] = {}
+        """Each word's nearest words in the other language's vocabulary (at least as close as
+        the lower floor), with similarities: one search per language for all the words."""
         assert self.word_vectors is not None
+        count = self.ranking.neighbours * 4
+        floor = min(self.ranking.neighbour_floor, self.ranking.neighbour_floor_beside_lexicon)
+        found: dict[str, list[tuple[str, float]]] = {}
         for lang in ("en", "ru"):
             vocabulary = self.vocabularies.get(other(lang))  # type: ignore[arg-type]
             chosen = [w for w in dict.fromkeys(sources) if script_of(w) == lang and not is_stopword(w)]
-            if vocabulary is None or not chosen:
-                continue
-            nearest = vocabulary.nearest(self.word_vectors(chosen), self.ranking.neighbours * 4)
-            found.update(zip(chosen, nearest))
+            if vocabulary is not None and chosen:
+                found.update(zip(chosen, vocabulary.nearest(self.word_vectors(chosen), count, floor)))
         return found
+
+    def _near(self, neighbours: dict[str, list[tuple[str, float]]]) -> Callable[["_Pending"], "_Pending"]:
+        """A word's candidates joined by up to ``Ranking.neighbours`` lemmas of close vocabulary
+        words, weights summing to one (a higher floor for a word the lexicon does not translate)."""
+        ranking = self.ranking
+
+        def join(item: _Pending) -> _Pending:
+            if item.literal is None or not item.translated:
+                return item
+            lang = script_of(item.source)
+            floor = ranking.neighbour_floor_beside_lexicon if item.candidates else ranking.neighbour_floor
+            best: dict[str, float] = {}
+            for neighbour, similarity in neighbours.get(item.source, ()):
+                if similarity < floor or len(best) == ranking.neighbours:
+                    break
+                best.setdefault(normal_forms(neighbour)[0], similarity)
+            total = sum(best.values())
+            found = tuple(Alternative((lemma, ), other(lang), similarity / total, "embeddings")  # type: ignore[arg-type]
+                          for lemma, similarity in best.items())
+            return replace(item, candidates=item.candidates + found)
+        return join
 
     def _weighted(self, item: "_Pending", rows: dict[str, np.ndarray]) -> list[Alternative]:
         """The best candidates that can match in the index, weights summing to the translation weight.
@@ -138,14 +162,15 @@ class _Pending:
     literal: Term | None
     candidates: tuple[Alternative, ...]
     names: tuple[Alternative, ...] = ()
+    translated: bool = True
+    """Whether the word is translated on its own (not when a lexicon phrase holds it)."""
 
 
 class _Expander:
-    """Pass one: every plain word (or lexicon phrase) with its unweighed candidates."""
+    """Pass one: every plain word (or lexicon phrase) with the lexicon's candidates."""
 
-    def __init__(self, translator: Translator, neighbours: dict[str, list[tuple[str, float]]]) -> None:
+    def __init__(self, translator: Translator) -> None:
         self.t = translator
-        self.neighbours = neighbours
 
     def node(self, node: Node) -> Node:
         if isinstance(node, Term):
@@ -196,47 +221,35 @@ class _Expander:
             return term
         parts = [w.text for w in words(term.text) if not w.compound] or [term.text]
         found = self.t.lexicon.lookup([term.text], lang) or self.t.lexicon.lookup(parts, lang)
-        candidates: list[Alternative] = []
-        if translate_words:
-            candidates = self.from_lexicon(found, other(lang)) if self.t.use_lexicon else []
-            floor = (self.t.ranking.neighbour_floor_beside_lexicon if candidates
-                     else self.t.ranking.neighbour_floor)
-            candidates += [Alternative((word,), other(lang), weight, "embeddings")
-                           for word, weight in self.near(term.text, floor)]
+        candidates = self.from_lexicon(found, other(lang)) if translate_words and self.t.use_lexicon else []
         names: tuple[Alternative, ...] = ()
         if self.t.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
             names = tuple(Alternative((key,), None, self.t.ranking.name_weight, "names")
                           for key in name_keys(term.text))
-        return _Pending(term.text, term, tuple(candidates), names) if candidates or names else term
-
-    def near(self, word: str, floor: float) -> list[tuple[str, float]]:
-        """Up to ``Ranking.neighbours`` lemmas of close vocabulary words, weights summing to one."""
-        best: dict[str, float] = {}
-        for neighbour, similarity in self.neighbours.get(word, ()):
-            if similarity < floor or len(best) == self.t.ranking.neighbours:
-                break
-            best.setdefault(normal_forms(neighbour)[0], similarity)
-        total = sum(best.values())
-        return [(lemma, similarity / total) for lemma, similarity in best.items()]
+        return _Pending(term.text, term, tuple(candidates), names, translated=translate_words)
 
     def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
         related = self.t.ranking.related_verb_weight
         return [Alternative(t.words, lang, t.weight * (related if t.related else 1.0), t.origin) for t in found]
 
 
-def _settle(node: Node, weigh: Callable[[_Pending], list[Alternative]]) -> Node:
-    """Pass two: every pending word becomes an Expanded word with weighed alternatives."""
+def _settle(node: Node, change: Callable[[_Pending], "_Pending | list[Alternative]"]) -> Node:
+    """Every pending word of a tree changed: joined by more candidates (a _Pending back), or,
+    in pass two, weighed (its alternatives: it becomes an Expanded word)."""
     if isinstance(node, _Pending):
-        alternatives = (*weigh(node), *node.names) if node.candidates else node.names
+        changed = change(node)
+        if isinstance(changed, _Pending):
+            return changed  # type: ignore[return-value]
+        alternatives = (*changed, *node.names) if node.candidates else node.names
         if not alternatives and node.literal is not None:
             return node.literal
         return Expanded(node.source, node.literal, alternatives)  # a phrase none of whose translations occur matches nothing
     if isinstance(node, Or):
-        return Or(tuple(_settle(item, weigh) for item in node.items))
+        return Or(tuple(_settle(item, change) for item in node.items))
     if isinstance(node, And):
-        return And(tuple(_settle(item, weigh) for item in node.items))
+        return And(tuple(_settle(item, change) for item in node.items))
     if isinstance(node, Not):
-        return Not(_settle(node.item, weigh))
+        return Not(_settle(node.item, change))
     return node
 
 
