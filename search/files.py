@@ -3,6 +3,7 @@ and where the caches that belong to no index live."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 from pathlib import Path
@@ -44,3 +45,14 @@ def mapped(path: Path) -> np.ndarray:
     each time, which cost 110 µs a row when a query looked up its words' vectors.
     """
     return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+
+
+def release(array: np.ndarray) -> None:
+    """Drop the pages of a mapped array from this process (not from the system's file cache):
+    a query that reads a few rows of a large file need not keep them resident."""
+    base = array.base
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    handle = getattr(base, "_mmap", None)
+    if handle is not None and len(handle):
+        handle.madvise(mmap.MADV_DONTNEED)

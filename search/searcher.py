@@ -114,15 +114,16 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     if dense:
         passage_vectors = snapshot.vectors
         coverage = passage_vectors.coverage
-        similarities = passage_vectors.similarities(embeddings.encode([parsed.text])[0])
-        similarity = passage_vectors.nearest(similarities, ranking.dense_candidates, snapshot.passages(lang).docnums)
-        similarity.update(passage_vectors.of(similarities, list(lexical)))
+        query_vector = embeddings.encode([parsed.text])[0]
+        similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
+        similarity.update(passage_vectors.of(query_vector, list(lexical)))
         best = fuse(lexical, similarity, {}, content_words=words, ranking=ranking)
         aligned = align(snapshot, parsed.content_words,
                         [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])
     ranked = fuse(lexical, similarity, aligned, content_words=words, ranking=ranking)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
+    snapshot.release()
     return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from whoosh.index import FileIndex
@@ -23,6 +23,7 @@ from whoosh.searching import Searcher
 
 from . import vectors, vocabulary
 from .embeddings import DIM
+from .files import release
 from .languages import Lang, lexicon, script_of
 from .ranking import RANKING, Ranking
 from .schema import BODY, KIND, LANG, PASSAGE
@@ -68,7 +69,15 @@ class Snapshot:
     def vectors(self) -> "PassageVectors":
         folder = self.store.vectors_folder()
         return PassageVectors([(leaf, vectors.load(folder, leaf.segment.segment_id())) for leaf in self.leaves],
-                              live=self.passages().docnums)
+                              self.passages)
+
+    def release(self) -> None:
+        """Let go of the pages of large files a query read sparsely (full vectors): they stay in
+        the system's file cache, but a long session does not come to hold them all."""
+        if "vectors" in self.__dict__:
+            self.vectors.release()
+        for known in self.__dict__.get("vocabularies", {}).values():
+            release(known.matrix)
 
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
@@ -113,37 +122,66 @@ class Coverage:
 class PassageVectors:
     """The vectors of a snapshot's passages, segment by segment, by global docnum."""
 
-    def __init__(self, parts: list[tuple[Leaf, vectors.SegmentVectors]], live: np.ndarray) -> None:
-        self.parts = [(leaf.docbase, found) for leaf, found in parts if len(found)]
-        docnums = [docbase + found.rows.astype(np.int64) for docbase, found in self.parts]
-        self.docnums = np.concatenate(docnums) if docnums else np.zeros(0, np.int64)
-        self.live = np.isin(self.docnums, live, assume_unique=True)
-        self.coverage = Coverage(int(self.live.sum()), len(live))
+    def __init__(self, parts: list[tuple[Leaf, vectors.SegmentVectors]],
+                 passages_of: Callable[[Lang | None], Matches]) -> None:
+        self.parts = [(leaf.docbase + found.rows.astype(np.int64), found) for leaf, found in parts if len(found)]
+        self.passages_of = passages_of
+        self._masks: dict[Lang | None, list[np.ndarray]] = {}
+        live = self._allowed(None)
+        self.coverage = Coverage(int(sum(mask.sum() for mask in live)), len(passages_of(None)))
 
-    def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Each covered passage's similarity to a query vector, in the order of ``docnums``."""
-        parts = [found.similarities(query) for _, found in self.parts]
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    def _allowed(self, lang: Lang | None) -> list[np.ndarray]:
+        """Per segment, which rows are live passages (of that language): computed once."""
+        masks = self._masks.get(lang)
+        if masks is None:
+            wanted = self.passages_of(lang).docnums
+            masks = self._masks[lang] = [np.isin(docnums, wanted, assume_unique=True) for docnums, _ in self.parts]
+        return masks
 
-    def nearest(self, similarities: np.ndarray, k: int, allowed: np.ndarray) -> dict[int, float]:
-        """The k live passages among ``allowed`` (sorted docnums) most similar to the query."""
-        mask = self.live & np.isin(self.docnums, allowed, assume_unique=True)
-        candidates = np.flatnonzero(mask)
-        k = min(k, len(candidates))
+    def nearest(self, query: np.ndarray, k: int, lang: Lang | None) -> dict[int, float]:
+        """The k live passages (of that language) most similar to a query vector, with their
+        (exact) similarities. A large segment is read through its projection, and its
+        SHORTLIST best passages by that estimate scored exactly."""
+        docnums, similarities = [], []
+        for (rows, found), mask in zip(self.parts, self._allowed(lang)):
+            if found.projection is not None:
+                estimates = np.where(mask, found.estimates(query), -np.inf)
+                size = min(vectors.SHORTLIST, int(mask.sum()))
+                if not size:
+                    continue
+                positions = np.sort(np.argpartition(-estimates, size - 1)[:size])
+                docnums.append(rows[positions])
+                similarities.append(found.exact(positions, query))
+            else:
+                positions = np.flatnonzero(mask)
+                docnums.append(rows[positions])
+                similarities.append(found.similarities(query)[positions])
+        if not docnums:
+            return {}
+        every, scores = np.concatenate(docnums), np.concatenate(similarities)
+        k = min(k, len(every))
         if k <= 0:
             return {}
-        chosen = candidates[np.argpartition(-similarities[candidates], k - 1)[:k]]
-        chosen = chosen[np.lexsort((self.docnums[chosen], -similarities[chosen]))]
-        return {int(self.docnums[i]): float(similarities[i]) for i in chosen}
+        chosen = np.argpartition(-scores, k - 1)[:k]
+        chosen = chosen[np.lexsort((every[chosen], -scores[chosen]))]
+        return {int(every[i]): float(scores[i]) for i in chosen}
 
-    def of(self, similarities: np.ndarray, docnums: Sequence[int]) -> dict[int, float]:
+    def of(self, query: np.ndarray, docnums: Sequence[int]) -> dict[int, float]:
         """The similarities of the given passages that have vectors."""
         wanted = np.asarray(docnums, dtype=np.int64)
-        if not len(self.docnums):
-            return {}
-        at = np.searchsorted(self.docnums, wanted)
-        found = (at < len(self.docnums)) & (self.docnums[np.minimum(at, len(self.docnums) - 1)] == wanted)
-        return {int(d): float(similarities[i]) for d, i in zip(wanted[found], at[found])}
+        found: dict[int, float] = {}
+        for rows, part in self.parts:
+            if not len(wanted) or not len(rows):
+                continue
+            at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+            hit = rows[at] == wanted
+            if hit.any():
+                found.update(zip(wanted[hit].tolist(), part.exact(at[hit], query).tolist()))
+        return found
+
+    def release(self) -> None:
+        for _, found in self.parts:
+            found.release()
 
 
 class Snapshots:

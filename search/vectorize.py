@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from concurrent.futures import Executor, Future
-from pathlib import Path
+from itertools import chain, islice
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -58,13 +59,15 @@ def fill(writer: Writer, tally: Tally, progress: Progress, workers: int, commit_
     total = sum(len(docnums) for _, _, docnums in missing)
     progress.start("vectors", total)
     with executor(workers if total >= PARALLEL_TEXTS else 1, writer.lock_descriptor, start=_load_encoder) as pool:
-        reuse = _Reuse([found for _, found in plan])
+        reuse = _Reuse({segment.segment_id(): found for segment, found in plan})
         jobs = [_SegmentJobs(writer, segment, found, docnums, reuse, tally, progress, commit_seconds)
                 for segment, found, docnums in missing if docnums]
+        passages: Iterator[_Job] = (job for segment_jobs in jobs for job in segment_jobs)
+        source = {segment.segment_id(): segment.deleted_count() for segment in writer.segments}
+        if vocabulary.built_from(writer.store.path) != source:  # read while the first chunk is encoded
+            passages = chain(islice(passages, 1), [_VocabularyJob(writer, source)], passages)  # type: ignore[list-item]
         try:
-            _run(pool, (job for segment_jobs in jobs for job in segment_jobs))
-            if _vocabulary_generation(writer.store.path) != writer.generation:
-                _run(pool, iter([_VocabularyJob(writer)]))
+            _run(pool, passages)
         except KeyboardInterrupt:
             stop(pool)
             for segment_jobs in jobs:  # what was encoded is kept
@@ -94,17 +97,17 @@ class _Job(Protocol):
     def done(self, rows: np.ndarray) -> None: ...
 
 
-def _run(pool: Executor, jobs: Iterator[_Job]) -> None:
-    """Encode each job's texts on the pool; the next job is prepared while one is encoded."""
-    pending: tuple[_Job, list[Future]] | None = None
-    for job in jobs:  # preparing the next job happens here, while the pending one is encoded
-        futures = [pool.submit(embeddings.encode, job.texts[i:i + embeddings.BATCH])
-                   for i in range(0, len(job.texts), embeddings.BATCH)]
-        if pending:
-            _finish(*pending)
-        pending = job, futures
-    if pending:
-        _finish(*pending)
+def _run(pool: Executor, jobs: Iterator[_Job], depth: int = 2) -> None:
+    """Encode each job's texts on the pool, in order; the next job is prepared while up to
+    ``depth`` are encoded, so the workers never wait for it."""
+    pending: deque[tuple[_Job, list[Future]]] = deque()
+    for job in jobs:  # preparing the next job happens here, while the pending ones are encoded
+        pending.append((job, [pool.submit(embeddings.encode, job.texts[i:i + embeddings.BATCH])
+                              for i in range(0, len(job.texts), embeddings.BATCH)]))
+        if len(pending) > depth:
+            _finish(*pending.popleft())
+    while pending:
+        _finish(*pending.popleft())
 
 
 def _finish(job: _Job, futures: list[Future]) -> None:
@@ -120,17 +123,19 @@ class _Reuse:
     """The vectors of passage texts seen so far, by the digest of the text: saved in the index,
     encoded in this run since the last save, or still being encoded (in flight)."""
 
-    def __init__(self, parts: list[SegmentVectors]) -> None:
+    def __init__(self, parts: dict[str, SegmentVectors]) -> None:
+        self.by_segment: dict[str, SegmentVectors] = {}
         self.parts: list[SegmentVectors] = []
         self.recent: dict[int, Vectors] = {}
         self.in_flight: set[int] = set()
-        for part in parts:
-            self.saved(part)
+        for segment_id, part in parts.items():
+            self.saved(segment_id, part)
 
-    def saved(self, part: SegmentVectors) -> None:
-        """A segment's vectors were saved: they hold what was recent."""
-        if len(part):
-            self.parts.append(part)
+    def saved(self, segment_id: str, part: SegmentVectors) -> None:
+        """A segment's vectors were saved (replacing what it had): they hold what was recent."""
+        self.by_segment[segment_id] = part
+        self.parts = [p for p in self.by_segment.values() if len(p)]
+        if self.parts:
             owners = np.concatenate([np.full(len(p), i) for i, p in enumerate(self.parts)])
             rows = np.concatenate([np.arange(len(p)) for p in self.parts])
             digests = np.concatenate([p.digests for p in self.parts])
@@ -179,12 +184,13 @@ class _SegmentJobs:
     def save(self, final: bool = False) -> None:
         """Save the segment's vectors and commit them (a new generation: readers pick them up)."""
         assert self.new is not None
-        merged = self.new.merged(self.found)
-        vectors.save(self.writer.store.vectors_folder(), self.segment.segment_id(), merged)
+        folder = self.writer.store.vectors_folder()
+        vectors.save(folder, self.segment.segment_id(), self.new.merged(self.found), complete=final)
         self.writer.commit()
         self.last_save = time.monotonic()
         self.unsaved = False
-        self.reuse.saved(merged)
+        segment_id = self.segment.segment_id()
+        self.reuse.saved(segment_id, vectors.load(folder, segment_id))  # mapped, not held in memory
         if final:
             self.new = None  # the saved folder holds them now
 
@@ -255,8 +261,13 @@ class _NewVectors:
         self.count += 1
 
     def merged(self, old: SegmentVectors) -> SegmentVectors:
-        """The old vectors and these, in docnum order."""
+        """The old vectors and these, in docnum order (views of these, if there were none before:
+        passages are encoded in docnum order)."""
         n = self.count
+        if not len(old):
+            owners = np.array(self.owners, np.int32)
+            sentences = np.array(self.sentences, np.float32).reshape(-1, embeddings.DIM)
+            return SegmentVectors(self.rows[:n], self.passages[:n], self.digests[:n], sentences, owners)
         rows = np.concatenate([old.rows, self.rows[:n]])
         order = np.argsort(rows, kind="stable")
         position = np.empty(len(rows), np.int64)
@@ -275,8 +286,8 @@ class _VocabularyJob:
     """The index's most frequent words: read and looked up in the machine's cache now, the rest
     encoded next; then saved as the vocabulary of this generation."""
 
-    def __init__(self, writer: Writer) -> None:
-        self.writer = writer
+    def __init__(self, writer: Writer, source: dict[str, int]) -> None:
+        self.writer, self.source = writer, source
         self.words = vocabulary.frequent_words(writer.terms())
         self.cache = WordVectors()
         self.found = self.cache.cached([w for chosen in self.words.values() for w in chosen])
@@ -287,10 +298,5 @@ class _VocabularyJob:
         self.cache.store(new)
         known = {**self.found, **new}
         vocabulary.save(self.writer.store.path, self.writer.generation, self.words,
-                        lambda words: np.array([known[w] for w in words], np.float32).reshape(-1, embeddings.DIM))
-
-
-def _vocabulary_generation(folder: Path) -> int:
-    found = [int(p.name[len(vocabulary.PREFIX):]) for p in folder.glob(vocabulary.PREFIX + "*")
-             if p.name[len(vocabulary.PREFIX):].isdigit()]
-    return max(found, default=-1)
+                        lambda words: np.array([known[w] for w in words], np.float32).reshape(-1, embeddings.DIM),
+                        self.source)

@@ -25,9 +25,38 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import DIM
-from .files import mapped, replace_path
+from .files import mapped, release, replace_path
 
 _ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
+_PROJECTED = ("basis", "passages.projected", "sentences.projected")
+PROJECTED_DIMS = 256
+"""Principal components of a segment's vectors that a query reads in full (half the bytes)."""
+PROJECT_FROM = 8192
+"""Segments with fewer passages than this are read in full: it is cheap already."""
+SHORTLIST = 1000
+"""Passages per segment, best by the projection, that are scored exactly. On the WMT benchmark
+(1x) this finds the exact ten nearest passages for every one of 160 headline and name queries,
+and 99.94% of the hundred nearest."""
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A segment's vectors in its first PROJECTED_DIMS principal components."""
+
+    basis: np.ndarray  # (DIM, PROJECTED_DIMS)
+    passages: np.ndarray  # (R, PROJECTED_DIMS)
+    sentences: np.ndarray  # (S, PROJECTED_DIMS)
+
+    @classmethod
+    def of(cls, passages: np.ndarray, sentences: np.ndarray) -> "Projection":
+        """The leading eigenvectors of XᵀX over all the vectors, gathered a block at a time."""
+        gram = np.zeros((DIM, DIM), dtype=np.float64)
+        for matrix in (passages, sentences):
+            for start in range(0, len(matrix), 8192):
+                block = np.asarray(matrix[start:start + 8192], dtype=np.float64)
+                gram += block.T @ block
+        basis = np.ascontiguousarray(np.linalg.eigh(gram)[1][:, ::-1][:, :PROJECTED_DIMS], dtype=np.float32)
+        return cls(basis, passages @ basis, sentences @ basis)
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,8 @@ class SegmentVectors:
     """(S, DIM) float32: the vectors of the sentences of passages of two sentences or more."""
     owners: np.ndarray
     """(S,) int32: the row (into ``rows``) of each sentence's passage, ascending."""
+    projection: Projection | None = None
+    """For a complete segment of PROJECT_FROM passages or more."""
 
     @classmethod
     def empty(cls) -> "SegmentVectors":
@@ -57,12 +88,40 @@ class SegmentVectors:
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Each row's similarity to a query vector: mean of passage and best-sentence cosine."""
-        passage = self.passages @ query
+        return self._similarities(self.passages @ query, self.sentences, query)
+
+    def estimates(self, query: np.ndarray) -> np.ndarray:
+        """The similarities as the projection estimates them (all rows read at half the cost)."""
+        assert self.projection is not None
+        projected = query @ self.projection.basis
+        return self._similarities(self.projection.passages @ projected, self.projection.sentences, projected)
+
+    def _similarities(self, passage: np.ndarray, sentences: np.ndarray, query: np.ndarray) -> np.ndarray:
         best = passage.copy()
         if len(self.owners):
             starts = self._sentence_starts
-            best[self.owners[starts]] = np.maximum.reduceat(self.sentences @ query, starts)
+            best[self.owners[starts]] = np.maximum.reduceat(sentences @ query, starts)
         return (passage + best) / 2
+
+    def exact(self, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The similarities of some rows (positions into ``rows``), read from the full vectors."""
+        passage = self.passages[positions] @ query
+        best = passage.copy()
+        if len(self.owners) and len(positions):
+            first = np.searchsorted(self.owners, positions, side="left")
+            last = np.searchsorted(self.owners, positions, side="right")
+            has = last > first
+            if has.any():
+                counts = last[has] - first[has]
+                runs = np.r_[0, np.cumsum(counts)[:-1]]
+                indexes = np.repeat(first[has] - runs, counts) + np.arange(counts.sum())
+                best[has] = np.maximum.reduceat(self.sentences[indexes] @ query, runs)
+        return (passage + best) / 2
+
+    def release(self) -> None:
+        """Let go of the full vectors' pages a query read (they stay in the system's file cache)."""
+        release(self.passages)
+        release(self.sentences)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -93,15 +152,23 @@ def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
         return load(folder, segment_id, retry=False) if retry else SegmentVectors.empty()  # just replaced
     except (OSError, ValueError):
         return SegmentVectors.empty()  # unreadable: the next indexing run computes them again
-    vectors = SegmentVectors(*arrays)
+    try:
+        projection = Projection(*(mapped(path / f"{name}.npy") for name in _PROJECTED))
+    except (OSError, ValueError):
+        projection = None  # none saved (a small or incomplete segment), or unreadable: read in full
+    vectors = SegmentVectors(*arrays, projection)
+    if projection is not None and (projection.passages.shape != (len(vectors.rows), PROJECTED_DIMS)
+                                   or projection.sentences.shape != (len(vectors.owners), PROJECTED_DIMS)):
+        vectors = SegmentVectors(*arrays)
     shapes_agree = (len(vectors.rows) == len(vectors.passages) == len(vectors.digests)
                     and len(vectors.sentences) == len(vectors.owners)
                     and vectors.passages.shape[1:] == (DIM,) and vectors.sentences.shape[1:] == (DIM,))
     return vectors if shapes_agree else SegmentVectors.empty()
 
 
-def save(folder: Path, segment_id: str, vectors: SegmentVectors) -> None:
-    """Write a segment's vectors as its newest folder, atomically, and remove the older ones."""
+def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool = False) -> None:
+    """Write a segment's vectors as its newest folder, atomically, and remove the older ones;
+    with their projection when the segment is ``complete`` and large."""
     folder.mkdir(exist_ok=True)
     target = folder / f"{segment_id}.{len(vectors)}"
     if target.exists():
@@ -111,6 +178,10 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors) -> None:
         tmp.mkdir()
         for name in _ARRAYS:
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(vectors, name)), allow_pickle=False)
+        if complete and len(vectors) >= PROJECT_FROM:
+            projection = Projection.of(vectors.passages, vectors.sentences)
+            for name, array in zip(_PROJECTED, (projection.basis, projection.passages, projection.sentences)):
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
 
     replace_path(target, write)
     for name in os.listdir(folder):

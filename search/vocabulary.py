@@ -119,15 +119,18 @@ def frequent_words(segments: Iterable[ArrayTermsReader]) -> dict[Lang, list[str]
 
 
 def save(folder: Path, generation: int, words: dict[Lang, list[str]],
-         vectors: Callable[[Sequence[str]], np.ndarray]) -> None:
-    """Write the vocabulary of a generation (``vectors`` gives the words' vectors), atomically."""
+         vectors: Callable[[Sequence[str]], np.ndarray], source: dict[str, int]) -> None:
+    """Write the vocabulary of a generation (``vectors`` gives the words' vectors), atomically.
+
+    ``source`` says what text it was built from (see ``built_from``)."""
     target = folder / f"{PREFIX}{generation}"
 
     def write(tmp: Path) -> None:
         tmp.mkdir()
+        (tmp / "source.json").write_text(json.dumps(source, sort_keys=True), encoding="utf-8")
         matrices = {lang: vectors(chosen).astype(np.float32).reshape(len(chosen), DIM)
                     for lang, chosen in words.items()}
-        basis = _principal_components(np.vstack(list(matrices.values())))
+        basis = _principal_components(matrices.values())
         np.save(tmp / "basis.npy", basis, allow_pickle=False)
         for lang, matrix in matrices.items():
             np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)
@@ -140,13 +143,26 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _principal_components(matrix: np.ndarray) -> np.ndarray:
-    """The PROJECTED_DIMS directions that keep most of the rows (computed from a sample of them)."""
-    sample = matrix[:: max(1, len(matrix) // 20_000)]
-    if len(sample) < PROJECTED_DIMS:
-        return np.eye(DIM, PROJECTED_DIMS, dtype=np.float32)
-    _, _, directions = np.linalg.svd(sample, full_matrices=False)
-    return np.ascontiguousarray(directions[:PROJECTED_DIMS].T, dtype=np.float32)
+def _principal_components(matrices: Iterable[np.ndarray]) -> np.ndarray:
+    """The PROJECTED_DIMS directions that keep most of the rows: the leading eigenvectors of
+    XᵀX, gathered a block of rows at a time (an SVD of the rows themselves held copies of them)."""
+    gram = np.zeros((DIM, DIM), dtype=np.float64)
+    for matrix in matrices:
+        for start in range(0, len(matrix), 8192):
+            block = matrix[start:start + 8192].astype(np.float64)
+            gram += block.T @ block
+    _, directions = np.linalg.eigh(gram)  # ascending eigenvalues
+    return np.ascontiguousarray(directions[:, ::-1][:, :PROJECTED_DIMS], dtype=np.float32)
+
+
+def built_from(folder: Path) -> dict[str, int] | None:
+    """What text the newest vocabulary was built from: each segment's id and deletions (a vocabulary
+    depends on the text alone, so it stays current while vectors are added)."""
+    found = sorted(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]))
+    try:
+        return json.loads((found[-1] / "source.json").read_text(encoding="utf-8")) if found else None
+    except (OSError, ValueError):
+        return None
 
 
 def load(folder: Path) -> dict[Lang, Vocabulary]:

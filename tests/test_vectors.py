@@ -59,3 +59,44 @@ def test_similarity_is_the_mean_of_passage_and_best_sentence() -> None:
     query[[0, 10]] = [0.6, 0.8]
     # row 0: passage 0.6, no sentences -> 0.6; row 1: passage 0, best sentence 0.8 -> 0.4; row 2: 0
     assert found.similarities(query).tolist() == pytest.approx([0.6, 0.4, 0.0])
+
+
+def test_chosen_rows_score_as_the_full_computation_does() -> None:
+    found = _vectors([0, 1, 2, 5], [(1, 9), (1, 10), (3, 11)])
+    query = np.random.default_rng(0).standard_normal(DIM).astype(np.float32)
+    positions = np.array([0, 1, 3])
+    assert found.exact(positions, query) == pytest.approx(found.similarities(query)[positions], abs=1e-6)
+
+
+def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path, monkeypatch) -> None:
+    """Stored with its principal components; the nearest passages found through them are the
+    nearest passages, with their exact similarities."""
+    from types import SimpleNamespace
+
+    from search.scoring import Matches
+    from search.snapshot import PassageVectors
+
+    monkeypatch.setattr(vectors, "PROJECT_FROM", 300)
+    monkeypatch.setattr(vectors, "SHORTLIST", 40)
+    rng = np.random.default_rng(1)
+    topics = rng.standard_normal((64, DIM)).astype(np.float32)  # sentence vectors live near a low-rank space
+    rows = (rng.standard_normal((600, 64)) @ topics + 0.05 * rng.standard_normal((600, DIM))).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    sentences = rows[:100] + 0.1 * rng.standard_normal((100, DIM)).astype(np.float32)
+    saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
+                           sentences.astype(np.float32), np.arange(100, dtype=np.int32))
+    vectors.save(tmp_path, "passages_big", saved, complete=True)
+    loaded = vectors.load(tmp_path, "passages_big")
+    assert loaded.projection is not None and loaded.projection.basis.shape == (DIM, vectors.PROJECTED_DIMS)
+    every = Matches(np.arange(600, dtype=np.int64), np.ones(600))
+    through = PassageVectors([(SimpleNamespace(docbase=0), loaded)], lambda lang: every)
+    for query in rows[[3, 150, 480]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
+        full = loaded.similarities(query)
+        expected = [int(i) for i in np.argsort(-full)[:10]]
+        nearest = through.nearest(query, 10, None)
+        assert list(nearest) == expected
+        assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
+    through.release()  # pages let go of; the vectors still read
+    assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
+    vectors.save(tmp_path, "passages_small", _vectors([0, 1, 2]), complete=True)
+    assert vectors.load(tmp_path, "passages_small").projection is None  # small: read in full

@@ -52,6 +52,8 @@ def test_the_vocabulary_follows_the_index(tmp_path: Path) -> None:
     assert folder.name == f"{vocabulary.PREFIX}{index.store.generation()}"
     loaded = vocabulary.load(index.store.path)["ru"]
     assert {"варшава", "краков"} <= set(loaded.words) and loaded.matrix.shape[0] == len(loaded.words)
+    index.update([str(docs)])  # no text changed: the vocabulary stays as it was built
+    assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [folder]
 
 
 def test_nearest_is_one_product_for_many_words() -> None:
@@ -70,7 +72,9 @@ def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_
     matrix = rng.standard_normal((vocabulary.PROJECTED_FROM, 512)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     words = [f"w{i}" for i in range(len(matrix))]
-    vocabulary.save(tmp_path, 7, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]])
+    vocabulary.save(tmp_path, 7, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]],
+                    {"passages_x": 0})
+    assert vocabulary.built_from(tmp_path) == {"passages_x": 0}
     loaded = vocabulary.load(tmp_path)
     assert loaded["en"].projection is not None and loaded["ru"].projection is None
     queries = matrix[:20] + 0.05 * rng.standard_normal((20, 512)).astype(np.float32)
