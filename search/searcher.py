@@ -140,8 +140,8 @@ def _lexical(snapshot: Snapshot, query: wq.Query, k: int) -> dict[int, float]:
     try:
         return dict(snapshot.scorer.evaluate(query).top(k))
     except Unsupported:
-        # optimize=False: see scoring's note on whoosh's block-quality skipping.
-        return {hit.docnum: hit.score for hit in snapshot.searcher.search(query, limit=k, optimize=False)}
+        # Block-quality skipping is safe with matchers' corrections (tests/test_matchers.py).
+        return {hit.docnum: hit.score for hit in snapshot.searcher.search(query, limit=k, optimize=True)}
 
 
 def align(snapshot: Snapshot, content_words: Sequence[str], docnums: list[int]) -> dict[int, float]:
