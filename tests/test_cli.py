@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 from search import Index
 from search.cli import app
 
-from .conftest import SEEDS
+from .conftest import ROOT, SEEDS
 
 FIELDS = {"rank", "score", "doc", "passage", "lang", "text", "start", "end"}
 
@@ -172,3 +174,22 @@ def test_any_query_exits_0_1_or_2_with_at_most_one_line_of_error(runner: CliRunn
     assert "Traceback" not in result.output
     if result.exit_code == 2:
         assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["Rosoboronexport", "--json"], 0),
+    (["zzqxjv"], 1),
+    (["--limit", "0", "Rosoboronexport"], 2),
+])
+def test_the_installed_command_ends_a_query_with_its_exit_code_and_all_its_output(
+        seeds_index: Index, args: list[str], code: int) -> None:
+    """search.launch ends a query's process without tearing the interpreter down: what it
+    printed must still arrive whole, and the exit code be grep's."""
+    done = subprocess.run([sys.executable, "-m", "search", "query", *args, "--index", str(seeds_index.store.path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    if code == 0:
+        hits = json_hits(done.stdout)
+        assert len(hits) == 10 and all(FIELDS <= set(hit) for hit in hits)
+    else:
+        assert not done.stdout and "Traceback" not in done.stderr
