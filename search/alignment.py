@@ -25,10 +25,28 @@ from .languages.characters import LETTER_RUN
 from .vocabulary import Vocabulary, embeddable
 
 MAX_PASSAGES = 8192
-"""Passages whose word rows are kept in memory between queries."""
+"""Passages whose word rows a snapshot keeps between queries."""
 
 
-def scores(content_words: Sequence[str], passages: Mapping[int, str], vocabularies: Sequence[Vocabulary],
+class PassageWords:
+    """The vocabulary rows of passages' words, per vocabulary, for the passages met lately.
+
+    One per snapshot (the rows belong to its vocabularies), closed with it: a
+    process-wide cache kept every vocabulary it had met, and their mapped files,
+    long after their index was closed.
+    """
+
+    def __init__(self, vocabularies: Sequence[Vocabulary]) -> None:
+        self.vocabularies = tuple(v for v in vocabularies if v.words)
+        self.rows = lru_cache(maxsize=MAX_PASSAGES)(self._rows)
+
+    def _rows(self, text: str) -> tuple[np.ndarray, ...]:
+        forms = set(LETTER_RUN.findall(fold(text)))
+        return tuple(np.array(sorted(v.rows[f] for f in forms if f in v.rows), dtype=np.int64)
+                     for v in self.vocabularies)
+
+
+def scores(content_words: Sequence[str], passages: Mapping[int, str], words: PassageWords,
            word_vectors: Callable[[Sequence[str]], np.ndarray],
            weight: Callable[[str], float]) -> dict[int, float]:
     """Alignment of the query's content words with each passage (docnum -> text), in [0, 1];
@@ -37,14 +55,13 @@ def scores(content_words: Sequence[str], passages: Mapping[int, str], vocabulari
     ``weight`` gives a word's weight (its idf): rare words count more.
     """
     query = list(dict.fromkeys(word for word in content_words if embeddable(word)))
-    vocabularies = tuple(v for v in vocabularies if v.words)
-    if not query or not vocabularies or not passages:
+    if not query or not words.vocabularies or not passages:
         return {}
     weights = np.array([weight(word) for word in query])
     query_vectors = word_vectors(query)
-    passage_rows = [_rows(text, vocabularies) for text in passages.values()]
+    passage_rows = [words.rows(text) for text in passages.values()]
     best = np.zeros((len(passages), len(query)), dtype=np.float32)  # 0: no negative similarities
-    for i, known in enumerate(vocabularies):
+    for i, known in enumerate(words.vocabularies):
         rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
         needed = np.unique(np.concatenate(rows))
         if not len(needed):
@@ -56,11 +73,3 @@ def scores(content_words: Sequence[str], passages: Mapping[int, str], vocabulari
                 best[j] = np.maximum(best[j], similarity[:, columns].max(axis=1))
     aligned = best @ weights / weights.sum()
     return {docnum: float(value) for docnum, value in zip(passages, aligned)}
-
-
-@lru_cache(maxsize=MAX_PASSAGES)
-def _rows(text: str, vocabularies: tuple[Vocabulary, ...]) -> tuple[np.ndarray, ...]:
-    """The vocabulary rows of a passage's words, per vocabulary."""
-    forms = set(LETTER_RUN.findall(fold(text)))
-    return tuple(np.array(sorted(v.rows[f] for f in forms if f in v.rows), dtype=np.int64)
-                 for v in vocabularies)

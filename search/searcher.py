@@ -148,7 +148,7 @@ def align(snapshot: Snapshot, content_words: Sequence[str], docnums: list[int]) 
     """Word alignment of the query with these passages, each word weighed by the idf of its
     exact form (rare words count more)."""
     passages = {docnum: snapshot.stored(docnum)["text"] for docnum in docnums}
-    return alignment.scores(content_words, passages, list(snapshot.vocabularies.values()), snapshot.word_vectors,
+    return alignment.scores(content_words, passages, snapshot.passage_words, snapshot.word_vectors,
                             lambda word: snapshot.scorer.idf(EXACT, fold(word)))
 
 

@@ -21,7 +21,7 @@ from whoosh.index import FileIndex
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from . import vectors, vocabulary
+from . import alignment, vectors, vocabulary
 from .embeddings import DIM
 from .files import release
 from .languages import Lang, lexicon, script_of
@@ -48,7 +48,10 @@ class Snapshot:
         self.retired = False
 
     def close(self) -> None:
+        """Close the searcher and drop what was derived from this commit (mapped files with it)."""
         self.searcher.close()
+        for derived in ("vectors", "vocabularies", "passage_words", "_word_vectors"):
+            self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
         """A record's stored fields."""
@@ -82,6 +85,10 @@ class Snapshot:
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
         return vocabulary.load(self.store.path)
+
+    @cached_property
+    def passage_words(self) -> alignment.PassageWords:
+        return alignment.PassageWords(list(self.vocabularies.values()))
 
     @cached_property
     def lexicon(self) -> lexicon.Lexicon:

@@ -1,6 +1,9 @@
 """The index folder: one writer, commits that readers see whole, and files read without running code."""
 
+import gc
 import io
+import shutil
+import subprocess
 import os
 import pickle
 from pathlib import Path
@@ -111,3 +114,37 @@ def test_a_damaged_table_of_contents_is_a_clear_error(built: Index, damage: str)
     toc.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:20] + b"\x00garbage" * 40)
     with pytest.raises(IndexCorrupt, match="--rebuild"):
         Index.open(built.store.path).stats()
+
+
+def _contents(folder: Path) -> dict[str, tuple[bytes, int] | None]:
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture()
+def read_only_copy(seeds_index: Index, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A copy of the seeds index, bind-mounted read-only where the machine lets us mount (any write
+    then fails), else the plain copy (any write then shows as a change)."""
+    copy, mounted = tmp_path / "copy", tmp_path / "read-only"
+    shutil.copytree(seeds_index.store.path, copy)
+    mounted.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(copy), str(mounted)], capture_output=True).returncode == 0
+    if bound and subprocess.run(["mount", "-o", "remount,ro,bind", str(mounted)], capture_output=True).returncode:
+        subprocess.run(["umount", str(mounted)], check=True)
+        bound = False
+    try:
+        yield mounted if bound else copy
+    finally:
+        if bound:
+            gc.collect()  # the arrays a query mapped from it
+            subprocess.run(["umount", str(mounted)], check=True)
+
+
+def test_queries_on_a_read_only_copy_succeed_and_leave_it_byte_identical(read_only_copy: Path) -> None:
+    before = _contents(read_only_copy)
+    with Index.open(read_only_copy) as index:
+        for text in ("Rosoboronexport", "противовоздушная оборона", "military technical cooperation with China",
+                     '"military cooperation"', "China NOT Rosoboronexport"):
+            assert index.search(text).hits, text
+        assert index.stats().vectors == sum(index.stats().passages.values())
+    assert _contents(read_only_copy) == before
