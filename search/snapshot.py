@@ -126,6 +126,10 @@ class Coverage:
         return self.covered < self.passages
 
 
+SPAN_GAP = 64
+"""Rows of other passages a read of one language's runs may cross rather than start another."""
+
+
 class PassageVectors:
     """The vectors of a snapshot's passages, segment by segment, by global docnum."""
 
@@ -134,6 +138,7 @@ class PassageVectors:
         self.parts = [(leaf.docbase + found.rows.astype(np.int64), found) for leaf, found in parts if len(found)]
         self.passages_of = passages_of
         self._masks: dict[Lang | None, list[np.ndarray]] = {}
+        self._spans: dict[Lang | None, list[list[tuple[int, int]]]] = {}
         live = self._allowed(None)
         self.coverage = Coverage(int(sum(mask.sum() for mask in live)), len(passages_of(None)))
 
@@ -145,24 +150,40 @@ class PassageVectors:
             masks = self._masks[lang] = [np.isin(docnums, wanted, assume_unique=True) for docnums, _ in self.parts]
         return masks
 
+    def _spanned(self, lang: Lang | None) -> list[list[tuple[int, int]]]:
+        """Per segment, the runs of rows (start, stop) that hold the allowed ones: a segment keeps
+        each file's passages together, so one language's are a few dozen runs, and a query
+        for it reads half the rows. Runs closer than SPAN_GAP rows are read as one."""
+        spans = self._spans.get(lang)
+        if spans is None:
+            spans = self._spans[lang] = []
+            for mask in self._allowed(lang):
+                allowed = np.flatnonzero(mask)
+                breaks = np.flatnonzero(np.diff(allowed) > SPAN_GAP)
+                starts = np.r_[allowed[:1], allowed[breaks + 1]]
+                stops = np.r_[allowed[breaks], allowed[-1:]] + 1
+                spans.append(list(zip(starts.tolist(), stops.tolist())))
+        return spans
+
     def nearest(self, query: np.ndarray, k: int, lang: Lang | None) -> dict[int, float]:
         """The k live passages (of that language) most similar to a query vector, with their
         (exact) similarities. A large segment is read through its projection, and its
-        SHORTLIST best passages by that estimate scored exactly."""
+        SHORTLIST_PER_HIT * k best passages by that estimate scored exactly."""
         docnums, similarities = [], []
-        for (rows, found), mask in zip(self.parts, self._allowed(lang)):
-            if found.projection is not None:
-                estimates = np.where(mask, found.estimates(query), -np.inf)
-                size = min(vectors.SHORTLIST, int(mask.sum()))
-                if not size:
-                    continue
-                positions = np.sort(np.argpartition(-estimates, size - 1)[:size])
+        for (rows, found), mask, spans in zip(self.parts, self._allowed(lang), self._spanned(lang)):
+            if not spans:
+                continue
+            read = np.concatenate([np.arange(start, stop) for start, stop in spans])
+            score = found.estimates if found.projection is not None else found.similarities
+            values = np.where(mask[read], np.concatenate([score(query, start, stop) for start, stop in spans]), -np.inf)
+            if found.projection is not None:  # the best estimates, scored exactly
+                size = min(vectors.SHORTLIST_PER_HIT * k, int(mask.sum()))
+                positions = np.sort(read[np.argpartition(-values, size - 1)[:size]])
                 docnums.append(rows[positions])
                 similarities.append(found.exact(positions, query))
             else:
-                positions = np.flatnonzero(mask)
-                docnums.append(rows[positions])
-                similarities.append(found.similarities(query)[positions])
+                docnums.append(rows[read[mask[read]]])
+                similarities.append(values[mask[read]])
         if not docnums:
             return {}
         every, scores = np.concatenate(docnums), np.concatenate(similarities)

@@ -77,7 +77,6 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     from search.snapshot import PassageVectors
 
     monkeypatch.setattr(vectors, "PROJECT_FROM", 300)
-    monkeypatch.setattr(vectors, "SHORTLIST", 40)
     rng = np.random.default_rng(1)
     topics = rng.standard_normal((64, DIM)).astype(np.float32)  # sentence vectors live near a low-rank space
     rows = (rng.standard_normal((600, 64)) @ topics + 0.05 * rng.standard_normal((600, DIM))).astype(np.float32)
@@ -89,13 +88,16 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     loaded = vectors.load(tmp_path, "passages_big")
     assert loaded.projection is not None and loaded.projection.basis.shape == (DIM, vectors.PROJECTED_DIMS)
     every = Matches(np.arange(600, dtype=np.int64), np.ones(600))
-    through = PassageVectors([(SimpleNamespace(docbase=0), loaded)], lambda lang: every)
+    russian = np.r_[np.arange(0, 150), np.arange(400, 600)]  # one language's files: runs of rows
+    through = PassageVectors([(SimpleNamespace(docbase=0), loaded)],
+                             lambda lang: Matches(russian, np.ones(len(russian))) if lang == "ru" else every)
     for query in rows[[3, 150, 480]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
         full = loaded.similarities(query)
-        expected = [int(i) for i in np.argsort(-full)[:10]]
-        nearest = through.nearest(query, 10, None)
-        assert list(nearest) == expected
-        assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
+        for lang, allowed in ((None, np.arange(600)), ("ru", russian)):
+            expected = [int(i) for i in allowed[np.argsort(-full[allowed])[:10]]]
+            nearest = through.nearest(query, 10, lang)
+            assert list(nearest) == expected
+            assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
     through.release()  # pages let go of; the vectors still read
     assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
     vectors.save(tmp_path, "passages_small", _vectors([0, 1, 2]), complete=True)
