@@ -103,6 +103,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
+    snapshot.release()  # after each stage that read full vectors sparsely: their pages add up
     query = compile_query(root, ranking)
     if lang:
         # An And with a term that adds nothing to the score: only passages of that language.
@@ -117,6 +118,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         query_vector = embeddings.encode([parsed.text])[0]
         similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
         similarity.update(passage_vectors.of(query_vector, list(lexical)))
+        snapshot.release()
         best = fuse(lexical, similarity, {}, content_words=words, ranking=ranking)
         aligned = align(snapshot, parsed.content_words,
                         [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])

@@ -23,7 +23,6 @@ from whoosh.searching import Searcher
 
 from . import alignment, vectors, vocabulary
 from .embeddings import DIM
-from .files import release
 from .languages import Lang, lexicon, script_of
 from .ranking import RANKING, Ranking
 from .schema import BODY, KIND, LANG, PASSAGE
@@ -75,12 +74,12 @@ class Snapshot:
                               self.passages)
 
     def release(self) -> None:
-        """Let go of the pages of large files a query read sparsely (full vectors): they stay in
-        the system's file cache, but a long session does not come to hold them all."""
+        """Let go of the pages of the full passage vectors a query read sparsely: they stay in the
+        system's file cache, but a long session does not come to hold them all. (The vocabularies
+        are kept: at most vocabulary.MAX_WORDS rows a language, 61 MB, which every query reads
+        from; faulting their rows in again took 2-4 ms a query.)"""
         if "vectors" in self.__dict__:
             self.vectors.release()
-        for known in self.__dict__.get("vocabularies", {}).values():
-            release(known.matrix)
 
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
@@ -128,6 +127,10 @@ class Coverage:
 
 SPAN_GAP = 64
 """Rows of other passages a read of one language's runs may cross rather than start another."""
+KEEP_MAPPED_MB = 256
+"""Full vectors up to this size stay mapped between queries; larger ones are let go after each
+segment's rows are read (a row read maps a whole large folio: at 4x, 219 MB for one query's
+1,200 rows). Faulting them in again cost 1-2 ms a query at 1x (130 MB, kept)."""
 
 
 class PassageVectors:
@@ -139,6 +142,8 @@ class PassageVectors:
         self.passages_of = passages_of
         self._masks: dict[Lang | None, list[np.ndarray]] = {}
         self._spans: dict[Lang | None, list[list[tuple[int, int]]]] = {}
+        size = sum(found.passages.nbytes + found.sentences.nbytes for _, found in self.parts)
+        self._release = size > KEEP_MAPPED_MB * 2**20
         live = self._allowed(None)
         self.coverage = Coverage(int(sum(mask.sum() for mask in live)), len(passages_of(None)))
 
@@ -181,6 +186,7 @@ class PassageVectors:
                 positions = np.sort(read[np.argpartition(-values, size - 1)[:size]])
                 docnums.append(rows[positions])
                 similarities.append(found.exact(positions, query))
+                self._let_go(found)
             else:
                 docnums.append(rows[read[mask[read]]])
                 similarities.append(values[mask[read]])
@@ -205,11 +211,16 @@ class PassageVectors:
             hit = rows[at] == wanted
             if hit.any():
                 found.update(zip(wanted[hit].tolist(), part.exact(at[hit], query).tolist()))
+                self._let_go(part)
         return found
+
+    def _let_go(self, found: vectors.SegmentVectors) -> None:
+        if self._release:
+            found.release()
 
     def release(self) -> None:
         for _, found in self.parts:
-            found.release()
+            self._let_go(found)
 
 
 class Snapshots:
