@@ -12,6 +12,7 @@ asked: a long build keeps what it committed.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ warnings.filterwarnings("ignore", category=SyntaxWarning, module=r"whoosh(\.|$)"
 from whoosh import fields  # noqa: E402  (after the warning filter)
 from whoosh.codec.whoosh3 import W3Segment  # noqa: E402
 from whoosh.filedb.filestore import FileStorage  # noqa: E402
+from whoosh.filedb.structfile import StructFile  # noqa: E402
 from whoosh.index import TOC  # noqa: E402
 from whoosh.reading import SegmentReader  # noqa: E402
 from whoosh.util.filelock import try_for  # noqa: E402
@@ -62,12 +64,38 @@ class Commit:
     segments: list[W3Segment]
 
 
+class _MappedFile(StructFile):
+    """A file read through a memory map: ``get`` is a slice, not a seek and a read."""
+
+    def __init__(self, mapped: mmap.mmap, name: str) -> None:
+        super().__init__(mapped, name=name)
+        self.is_real = False
+
+    def get(self, position: int, length: int) -> bytes:
+        return self.file[position:position + length]
+
+
+class _Storage(FileStorage):
+    """whoosh's file storage, with each segment's term index read through a memory map. Looking a
+    term up in its hash table reads a few bytes at a time, a seek and a read each: some 1,500
+    system calls for a long headline's translations, 10 ms of the query."""
+
+    def open_file(self, name: str, **kwargs) -> StructFile:  # type: ignore[no-untyped-def, override]
+        if name.endswith(".trm"):
+            with open(self._fpath(name), "rb") as file:
+                try:
+                    return _MappedFile(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), name)
+                except ValueError:  # an empty file cannot be mapped
+                    pass
+        return super().open_file(name, **kwargs)
+
+
 class Store:
     """An index folder."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.storage = FileStorage(str(self.path))
+        self.storage = _Storage(str(self.path))
 
     def exists(self) -> bool:
         return self.path.is_dir() and self.generation() >= 0

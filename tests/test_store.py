@@ -148,3 +148,17 @@ def test_queries_on_a_read_only_copy_succeed_and_leave_it_byte_identical(read_on
             assert index.search(text).hits, text
         assert index.stats().vectors == sum(index.stats().passages.values())
     assert _contents(read_only_copy) == before
+
+
+def test_term_indexes_are_read_through_a_memory_map_with_the_same_bytes(built: Index) -> None:
+    store = built.store
+    name = next(p.name for p in store.path.glob("*.trm"))
+    data = (store.path / name).read_bytes()
+    mapped = store.storage.open_file(name)
+    try:
+        assert mapped.get(0, 16) == data[:16] and mapped.get(len(data) - 8, 8) == data[-8:]
+        assert mapped.get_uint(4) == int.from_bytes(data[4:8], "big")  # whoosh's struct reads over it
+    finally:
+        mapped.close()
+    (store.path / "empty.trm").write_bytes(b"")
+    assert store.storage.open_file("empty.trm").read() == b""  # nothing to map: read as whoosh does
