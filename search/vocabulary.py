@@ -31,13 +31,12 @@ from .files import mapped, replace_path
 from .languages import LANGS, Lang, script_of
 from .schema import EXACT
 from .codec import ArrayTermsReader
+from .vectors import principal_components
 
 MAX_WORDS = 30_000
 """Per language: the most frequent word forms are embedded."""
 MIN_LENGTH = 3
 """Shorter words are not embedded (their vectors are noise)."""
-PROJECTED_DIMS = 256
-"""Principal components of the word vectors a first, cheaper search reads (``nearest``)."""
 PROJECTED_FROM = 8192
 """Vocabularies smaller than this are searched in full: the product is cheap already."""
 SHORTLIST = 48
@@ -53,7 +52,7 @@ class Vocabulary:
     words: list[str]
     matrix: np.ndarray  # (words, DIM) float32
     projection: tuple[np.ndarray, np.ndarray] | None = None
-    """The basis (DIM, PROJECTED_DIMS) and the words' coordinates in it (words, PROJECTED_DIMS)."""
+    """The basis (DIM, vectors.PROJECTED_DIMS) and the words' coordinates in it."""
 
     @cached_property
     def rows(self) -> dict[str, int]:
@@ -66,7 +65,7 @@ class Vocabulary:
 
         The full product reads the whole matrix (60 MB for 30,000 words: 9-11 ms a query on
         this project's machines, bound by memory speed). A large vocabulary is searched
-        first in its first PROJECTED_DIMS principal components (half the bytes, 97% of the
+        first in its first vectors.PROJECTED_DIMS principal components (half the bytes, 97% of the
         vectors' energy), and the SHORTLIST best words by that estimate are then scored
         exactly. On the WMT benchmark's vocabularies the shortlists keep 8,166 of the 8,169
         neighbours translation uses (those above its floor among the best three) English ->
@@ -130,7 +129,7 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
         (tmp / "source.json").write_text(json.dumps(source, sort_keys=True), encoding="utf-8")
         matrices = {lang: vectors(chosen).astype(np.float32).reshape(len(chosen), DIM)
                     for lang, chosen in words.items()}
-        basis = _principal_components(matrices.values())
+        basis = principal_components(matrices.values())
         np.save(tmp / "basis.npy", basis, allow_pickle=False)
         for lang, matrix in matrices.items():
             np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)
@@ -141,18 +140,6 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
     for old in _folders(folder):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _principal_components(matrices: Iterable[np.ndarray]) -> np.ndarray:
-    """The PROJECTED_DIMS directions that keep most of the rows: the leading eigenvectors of
-    XᵀX, gathered a block of rows at a time (an SVD of the rows themselves held copies of them)."""
-    gram = np.zeros((DIM, DIM), dtype=np.float64)
-    for matrix in matrices:
-        for start in range(0, len(matrix), 8192):
-            block = matrix[start:start + 8192].astype(np.float64)
-            gram += block.T @ block
-    _, directions = np.linalg.eigh(gram)  # ascending eigenvalues
-    return np.ascontiguousarray(directions[:, ::-1][:, :PROJECTED_DIMS], dtype=np.float32)
 
 
 def built_from(folder: Path) -> dict[str, int] | None:

@@ -1,7 +1,6 @@
 """whoosh's own matchers, as corrected by search.matchers: block-quality skipping ends and loses nothing."""
 
 import threading
-from pathlib import Path
 
 import pytest
 from whoosh import query as wq
