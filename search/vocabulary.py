@@ -145,30 +145,35 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
 def built_from(folder: Path) -> dict[str, int] | None:
     """What text the newest vocabulary was built from: each segment's id and deletions (a vocabulary
     depends on the text alone, so it stays current while vectors are added)."""
-    found = sorted(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]))
+    newest = _newest(folder)
     try:
-        return json.loads((found[-1] / "source.json").read_text(encoding="utf-8")) if found else None
+        return json.loads((newest / "source.json").read_text(encoding="utf-8")) if newest else None
     except (OSError, ValueError):
         return None
 
 
 def load(folder: Path) -> dict[Lang, Vocabulary]:
     """The newest vocabulary, memory-mapped; empty if there is none or it is unreadable."""
-    found = sorted(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]))
-    if not found:
+    newest = _newest(folder)
+    if newest is None:
         return {}
     vocabularies = {}
     for lang in LANGS:
         try:
-            words = json.loads((found[-1] / f"{lang}.json").read_text(encoding="utf-8"))
-            matrix = mapped(found[-1] / f"{lang}.npy")
-            projection = (mapped(found[-1] / "basis.npy"), mapped(found[-1] / f"{lang}.projected.npy"))
+            words = json.loads((newest / f"{lang}.json").read_text(encoding="utf-8"))
+            matrix = mapped(newest / f"{lang}.npy")
+            projection = (mapped(newest / "basis.npy"), mapped(newest / f"{lang}.projected.npy"))
         except (OSError, ValueError):
             continue
         if isinstance(words, list) and matrix.shape == (len(words), DIM) and len(projection[1]) == len(words):
             vocabularies[lang] = Vocabulary([str(w) for w in words], matrix,
                                             projection if len(words) >= PROJECTED_FROM else None)
     return vocabularies
+
+
+def _newest(folder: Path) -> Path | None:
+    """The folder of the newest vocabulary, if there is one."""
+    return max(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]), default=None)
 
 
 def _folders(folder: Path) -> list[Path]:
