@@ -103,7 +103,6 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
-    snapshot.release()  # after each stage that read full vectors sparsely: their pages add up
     query = compile_query(root, ranking)
     if lang:
         # An And with a term that adds nothing to the score: only passages of that language.
@@ -118,14 +117,12 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         query_vector = embeddings.encode([parsed.text])[0]
         similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
         similarity.update(passage_vectors.of(query_vector, list(lexical)))
-        snapshot.release()
         best = fuse(lexical, similarity, {}, content_words=words, ranking=ranking)
         aligned = align(snapshot, parsed.content_words,
                         [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])
     ranked = fuse(lexical, similarity, aligned, content_words=words, ranking=ranking)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
-    snapshot.release()
     return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0)
 
 

@@ -73,14 +73,6 @@ class Snapshot:
         return PassageVectors([(leaf, vectors.load(folder, leaf.segment.segment_id())) for leaf in self.leaves],
                               self.passages)
 
-    def release(self) -> None:
-        """Let go of the pages of the full passage vectors a query read sparsely: they stay in the
-        system's file cache, but a long session does not come to hold them all. (The vocabularies
-        are kept: at most vocabulary.MAX_WORDS rows a language, 61 MB, which every query reads
-        from; faulting their rows in again took 2-4 ms a query.)"""
-        if "vectors" in self.__dict__:
-            self.vectors.release()
-
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
         return vocabulary.load(self.store.path)
@@ -190,6 +182,7 @@ class PassageVectors:
             else:
                 docnums.append(rows[read[mask[read]]])
                 similarities.append(values[mask[read]])
+                self._let_go(found)
         if not docnums:
             return {}
         every, scores = np.concatenate(docnums), np.concatenate(similarities)
@@ -215,12 +208,12 @@ class PassageVectors:
         return found
 
     def _let_go(self, found: vectors.SegmentVectors) -> None:
+        """After each read of a segment's full vectors: their pages stay in the system's file cache,
+        but a long session does not come to hold them all. (The vocabularies are kept mapped: at
+        most vocabulary.MAX_WORDS rows a language, 61 MB, which every query reads from; faulting
+        their rows in again took 2-4 ms a query.)"""
         if self._release:
             found.release()
-
-    def release(self) -> None:
-        for _, found in self.parts:
-            self._let_go(found)
 
 
 class Snapshots:

@@ -98,7 +98,7 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
             nearest = through.nearest(query, 10, lang)
             assert list(nearest) == expected
             assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
-    through.release()  # pages let go of; the vectors still read
+    loaded.release()  # pages let go of; the vectors still read
     assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
     vectors.save(tmp_path, "passages_small", _vectors([0, 1, 2]), complete=True)
     assert vectors.load(tmp_path, "passages_small").projection is None  # small: read in full
