@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .errors import IndexMissing
 from .indexer import Progress, Report, Warn, index_paths
 from .languages import LANGS
 from .languages.lexicon import dictionary_available
 from .ranking import RANKING, Ranking
-from .schema import FILE, INDEX_NAME, KIND
+from .schema import FILE, KIND
 from .searcher import Cross, Results, search
 from .snapshot import Snapshots
 from .store import Store, default_location
@@ -92,9 +93,9 @@ class Index:
             passages = {lang: len(snapshot.passages(lang)) for lang in LANGS}
             covered = snapshot.vectors.coverage.covered
             segments = len(snapshot.leaves)
-            toc = self.store.path / f"_{INDEX_NAME}_{snapshot.generation}.toc"
-        size = sum(f.stat().st_size for f in self.store.path.rglob("*") if f.is_file())
-        updated = datetime.fromtimestamp(toc.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+            committed = snapshot.commit.committed
+        size = sum(_size(f) for f in self.store.path.rglob("*"))
+        updated = datetime.fromtimestamp(committed, timezone.utc).isoformat(timespec="seconds")
         return Stats(str(self.store.path), documents, passages, covered, segments, size, updated,
                      dictionary_available())
 
@@ -102,3 +103,11 @@ class Index:
 def default_index_missing(path: str | None) -> bool:
     """True when no index was named (--index) and none exists at the default location."""
     return path is None and not Store(default_location()).exists()
+
+
+def _size(path: Path) -> int:
+    """A file's size; 0 for a folder, or a file a writer removed meanwhile."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0

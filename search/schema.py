@@ -15,7 +15,7 @@ from .analysis import analyse
 from .codec import ArrayPositions
 
 INDEX_NAME = "passages"
-FORMAT = 2
+FORMAT = 3
 """The layout of an index folder; an index of another format must be rebuilt."""
 
 BODY, EXACT, NAMES = "body", "exact", "names"

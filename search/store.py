@@ -36,7 +36,7 @@ from whoosh.util.filelock import try_for  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from . import pickles  # noqa: E402
+from . import checksums, pickles  # noqa: E402
 from .codec import ArrayCodec, ArrayTermsReader  # noqa: E402
 
 LOCK_TIMEOUT = 30.0
@@ -62,6 +62,8 @@ class Commit:
     generation: int
     schema: fields.Schema
     segments: list[W3Segment]
+    committed: float = 0.0
+    """When it was committed (seconds since the epoch)."""
 
 
 class _MappedFile(StructFile):
@@ -108,24 +110,30 @@ class Store:
             return -1
         return max((int(m.group(1)) for m in map(_TOC.match, names) if m), default=-1)
 
-    def create(self) -> None:
-        """Make an empty index here, unless there is one already."""
+    def create(self, replace: bool = False) -> None:
+        """Make an empty index here, unless there is one already (of this format, or any with
+        ``replace``: a rebuild writes over an index of another format, or a damaged one)."""
         if self.exists():
-            self.check_format()
+            if not replace:
+                self.check_format()
             return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            (self.path / MARKER).write_text(json.dumps({"format": FORMAT}) + "\n", encoding="utf-8")
+            self._mark()
             TOC(schema(), [], 0).write(self.storage, INDEX_NAME)
         except OSError as error:
             raise IndexMissing(f"cannot create an index at {self.path}: {error.strerror}") from error
+
+    def _mark(self) -> None:
+        (self.path / MARKER).write_text(json.dumps({"format": FORMAT}) + "\n", encoding="utf-8")
 
     def check_format(self) -> None:
         """Raise IndexCorrupt unless this folder holds an index of this version's format."""
         try:
             found = json.loads((self.path / MARKER).read_text(encoding="utf-8")).get("format")
         except (OSError, ValueError, AttributeError):
-            found = None
+            raise IndexCorrupt(f"the index at {self.path} is damaged ({MARKER} is unreadable); "
+                               f"rebuild it with --rebuild") from None
         if found != FORMAT:
             raise IndexCorrupt(f"the index at {self.path} was built by another version of search; "
                                f"rebuild it: search index PATH --index {self.path} --rebuild")
@@ -139,6 +147,7 @@ class Store:
             raise IndexMissing(f"no index at {self.path} (build one with: search index PATH --index {self.path})")
         self.check_format()
         try:
+            committed = os.stat(self.path / TOC._filename(INDEX_NAME, generation)).st_mtime
             with self.storage.open_file(TOC._filename(INDEX_NAME, generation)) as stream:
                 for _ in range(3):
                     stream.read_varint()  # the sizes of int, long and float
@@ -165,17 +174,34 @@ class Store:
         if not isinstance(found_schema, fields.Schema) or not isinstance(segments, list) or not all(
                 isinstance(s, W3Segment) and isinstance(s.codec(), ArrayCodec) for s in segments):
             raise IndexCorrupt(f"{self.path} is not a search index of this format; rebuild it with --rebuild")
-        return Commit(generation, found_schema, segments)
+        for segment in segments:
+            name = checksums.damaged(self.segment_manifest(segment))
+            if name is not None:
+                raise IndexCorrupt(f"the index at {self.path} is damaged ({name} is not as it was written); "
+                                   f"rebuild it with --rebuild")
+        return Commit(generation, found_schema, segments, committed)
+
+    def segment_manifest(self, segment: W3Segment) -> Path:
+        """Where a segment's files are recorded (``checksums``); removed with the segment."""
+        return self.path / f"{segment.segment_id()}.{checksums.MANIFEST}"
 
     def writer(self, timeout: float = LOCK_TIMEOUT, clear: bool = False) -> "Writer":
-        """The index's only writer; ``clear`` starts from no segments (a rebuild)."""
-        self.create()
+        """The index's only writer; ``clear`` starts from no segments (a rebuild): over an index of
+        another format or a damaged one too, whose files it then removes."""
+        self.create(replace=clear)
         lock = self.storage.lock(_LOCK)
         if not try_for(lock.acquire, timeout=timeout, delay=0.1):
             raise IndexBusy(f"the index at {self.path} is being written by another process; "
                             f"gave up after {timeout:g} s")
         try:
-            return Writer(self, lock, self.read(), clear)
+            try:
+                commit = self.read()
+            except IndexCorrupt:
+                if not clear:
+                    raise
+                self._mark()
+                commit = Commit(self.generation(), schema(), [])  # nothing of it is kept
+            return Writer(self, lock, commit, clear)
         except BaseException:
             lock.release()
             raise
@@ -221,7 +247,12 @@ class Writer:
         return self._pending
 
     def add(self, segment: W3Segment) -> None:
-        """A finished segment (from ``segments.SegmentBuilder``) joins the next commit."""
+        """A finished segment (from ``segments.SegmentBuilder``) joins the next commit, its files
+        recorded first."""
+        manifest = self.store.segment_manifest(segment)
+        prefix = f"{segment.segment_id()}."
+        checksums.seal(sorted(p for p in self.store.path.iterdir() if p.name.startswith(prefix) and p != manifest),
+                       manifest)
         self.segments.append(segment)
         self._pending = True
 

@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import checksums
 from .embeddings import DIM
 from .files import mapped, release, replace_path
 
@@ -159,6 +160,10 @@ def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
     path = latest(folder, segment_id)
     if path is None:
         return SegmentVectors.empty()
+    if checksums.damaged(path / checksums.MANIFEST) is not None:
+        if retry and not path.exists():
+            return load(folder, segment_id, retry=False)  # just replaced
+        return SegmentVectors.empty()  # the next indexing run computes them again
     try:
         arrays = [mapped(path / f"{name}.npy") for name in _ARRAYS]
     except FileNotFoundError:
@@ -184,7 +189,7 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool 
     with their projection when the segment is ``complete`` and large."""
     folder.mkdir(exist_ok=True)
     target = folder / f"{segment_id}.{len(vectors)}"
-    if target.exists():
+    if checksums.damaged(target / checksums.MANIFEST) is None:
         return  # the same passages are covered already
 
     def write(tmp: Path) -> None:
@@ -195,6 +200,7 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool 
             projection = Projection.of(vectors.passages, vectors.sentences)
             for name, array in zip(_PROJECTED, (projection.basis, projection.passages, projection.sentences)):
                 np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+        checksums.seal(sorted(tmp.iterdir()), tmp / checksums.MANIFEST)
 
     replace_path(target, write)
     for name in os.listdir(folder):

@@ -16,6 +16,8 @@ from search.errors import IndexBusy, IndexCorrupt, IndexMissing
 from search.schema import INDEX_NAME
 from search.store import MARKER, Store
 
+from .conftest import SEEDS
+
 
 @pytest.fixture()
 def built(tmp_path: Path, corpus: Path) -> Index:
@@ -168,3 +170,66 @@ def test_term_indexes_are_read_through_a_memory_map_with_the_same_bytes(built: I
         mapped.close()
     (store.path / "empty.trm").write_bytes(b"")
     assert store.storage.open_file("empty.trm").read() == b""  # nothing to map: read as whoosh does
+
+
+@pytest.fixture(scope="module")
+def with_vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the seeds with its vectors and vocabulary, built once: tests damage copies."""
+    work = tmp_path_factory.mktemp("damage")
+    shutil.copytree(SEEDS, work / "seeds")
+    Index(work / "index").update([str(work / "seeds")])
+    return work
+
+
+def _damaged_copy(with_vectors: Path, tmp_path: Path, pattern: str, damage: str) -> Path:
+    """A copy of the index (times kept) with the first file matching ``pattern`` damaged."""
+    copy = tmp_path / "index"
+    shutil.copytree(with_vectors / "index", copy)
+    target = sorted(copy.glob(pattern))[0]
+    data = target.read_bytes()
+    middle = len(data) // 2
+    target.write_bytes(data[:middle] if damage == "truncate" else
+                       data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 16]) + data[middle + 16:])
+    return copy
+
+
+TEXT_FILES = ["_passages_*.toc", "passages_*.trm", "passages_*.pst", "passages_*._stored.col",
+              "passages_*._body_len.col", "passages_*.checksums.json", MARKER]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble"])
+@pytest.mark.parametrize("pattern", TEXT_FILES)
+def test_a_damaged_text_index_file_is_a_clear_error_until_rebuilt(with_vectors: Path, tmp_path: Path,
+                                                                  pattern: str, damage: str) -> None:
+    copy = _damaged_copy(with_vectors, tmp_path, pattern, damage)
+    for read in (lambda ix: ix.search("Rosoboronexport"), lambda ix: ix.stats()):
+        with pytest.raises(IndexCorrupt) as error:
+            read(Index(copy))
+        assert str(copy) in str(error.value) and "--rebuild" in str(error.value)
+    with pytest.raises(IndexCorrupt):
+        Index(copy).update([str(with_vectors / "seeds")])  # an update refuses it too
+    Index(copy).update([str(with_vectors / "seeds")], rebuild=True)
+    with Index.open(copy) as rebuilt, Index.open(with_vectors / "index") as original:
+        assert rebuilt.stats().passages == original.stats().passages
+        assert [h.text for h in rebuilt.search("Rosoboronexport").hits] == \
+            [h.text for h in original.search("Rosoboronexport").hits]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble"])
+@pytest.mark.parametrize("pattern", ["vectors/*/passages.npy", "vectors/*/rows.npy", "vectors/*/checksums.json",
+                                     "vocabulary.*/en.npy", "vocabulary.*/ru.json", "vocabulary.*/basis.npy"])
+def test_damaged_vectors_or_vocabulary_are_left_out_then_computed_again(with_vectors: Path, tmp_path: Path,
+                                                                        pattern: str, damage: str) -> None:
+    copy = _damaged_copy(with_vectors, tmp_path, pattern, damage)
+    with Index.open(copy) as ix:
+        assert ix.search("Rosoboronexport").hits  # the text index answers
+        if pattern.startswith("vectors"):
+            assert ix.stats().vectors == 0
+        else:
+            with ix._snapshots.acquire() as snapshot:
+                assert not snapshot.vocabularies
+    Index(copy).update([str(with_vectors / "seeds")])  # the next run computes them again
+    with Index.open(copy) as repaired, Index.open(with_vectors / "index") as original:
+        assert repaired.stats().vectors == original.stats().vectors == sum(original.stats().passages.values())
+        query = "military technical cooperation with China"
+        assert [h.text for h in repaired.search(query).hits] == [h.text for h in original.search(query).hits]
