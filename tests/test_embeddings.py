@@ -35,3 +35,24 @@ def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
         spread = embeddings.encode_batches(executor, texts)
     assert spread.shape == (len(texts), embeddings.DIM)
     assert np.allclose(spread, embeddings.encode(texts), atol=1e-5)
+
+
+def test_a_damaged_copy_of_the_weights_is_written_afresh(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    packaged = embeddings.tokenizer.resources() / "weights.npz"
+    cached = embeddings._weights(packaged)
+    intact = cached.read_bytes()
+    cached.write_bytes(intact[:1000] + b"junk" * 1000 + intact[5000:])
+    assert embeddings._weights(packaged) == cached and cached.read_bytes() == intact
+    with np.load(cached, allow_pickle=False) as weights:
+        assert weights.files
+
+
+def test_a_damaged_word_vector_cache_is_started_afresh(tmp_path: Path) -> None:
+    from search.wordvectors import WordVectors
+
+    path = tmp_path / "words.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    first = WordVectors(path).get(["city", "город"])
+    assert WordVectors(path).cached(["city", "город"]).keys() == {"city", "город"}
+    assert np.allclose(WordVectors(path).get(["city", "город"]), first, atol=1e-2)
