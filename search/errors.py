@@ -40,6 +40,10 @@ class IndexCorrupt(SearchError):
     """The index exists but cannot be read."""
 
 
+class IndexUnwritable(SearchError):
+    """The disk holding the index is full (or read-only): the run stops, its last commit intact."""
+
+
 class Interrupted(SearchError):
     """Ctrl-C during indexing; the message says what was kept."""
 

@@ -17,6 +17,7 @@ continues from there.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -28,7 +29,7 @@ from whoosh.filedb.filestore import FileStorage
 
 from . import vectorize
 from .codec import ArrayCodec
-from .errors import Interrupted
+from .errors import IndexUnwritable, Interrupted
 from .languages import lexicon
 from .passages import split_passages
 from .schema import FILE, KEY, KIND, LANG, PASSAGE, schema
@@ -103,8 +104,17 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
                 report.vectors_missing = vectorize.missing(writer)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(report, phase)) from None
+    except OSError as error:
+        if error.errno not in _NO_ROOM:
+            raise
+        raise IndexUnwritable(f"cannot write the index at {store.path}: {error.strerror}; its last commit is "
+                              f"intact: run the same command to continue once there is room") from None
     lexicon.cached()  # compiled once per machine: the first query need not wait for it
     return report
+
+
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+"""Write errors that stop a run but say nothing against the index: the disk is full or read-only."""
 
 
 def _interrupted(report: Report, phase: str) -> str:
@@ -205,19 +215,19 @@ def build_segment(task: TextTask) -> TextResult:
             document = read(source)
         except (Undecodable, OSError, ValueError) as error:
             reason = getattr(error, "strerror", None) or str(error)
-            outcomes.append(Outcome(source.key, source.path, "skipped", reason=reason))
+            outcomes.append(Outcome(source.key, source.name, "skipped", reason=reason))
             continue
         if stamp and stamp[2] == document.sha1:  # touched, not changed: only its record is renewed
             builder.add(_file_record(document, stamp[4]), {KIND: FILE, KEY: source.key})
-            outcomes.append(Outcome(source.key, source.path, "touched"))
+            outcomes.append(Outcome(source.key, source.name, "touched"))
             continue
         passages = split_passages(document.text)
         builder.add(_file_record(document, len(passages)), {KIND: FILE, KEY: source.key})
         for passage in passages:
-            stored = {KEY: source.key, "doc": source.path, "passage": passage.number, "start": passage.start,
+            stored = {KEY: source.key, "doc": source.name, "passage": passage.number, "start": passage.start,
                       "end": passage.end, LANG: passage.lang, "text": passage.text}
             builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
-        outcomes.append(Outcome(source.key, source.path, "indexed", len(passages)))
+        outcomes.append(Outcome(source.key, source.name, "indexed", len(passages)))
     if not builder.records:
         builder.cancel()
         return TextResult(None, tuple(outcomes))
@@ -226,7 +236,7 @@ def build_segment(task: TextTask) -> TextResult:
 
 def _file_record(document: Document, passages: int) -> dict:
     source = document.source
-    return {KEY: source.key, "doc": source.path,
+    return {KEY: source.key, "doc": source.name,
             "stamp": [source.size, source.mtime_ns, document.sha1, document.encoding, passages]}
 
 

@@ -31,6 +31,17 @@ class SourceFile:
     size: int
     mtime_ns: int
 
+    @property
+    def name(self) -> str:
+        """The path as the index and every output carry it (``printable``)."""
+        return printable(self.path)
+
+
+def printable(path: str) -> str:
+    """A path as UTF-8 text: bytes of a name that are not UTF-8 (from another system's encoding,
+    which Python keeps as lone surrogates) become \\xNN escapes, as ``ls -b`` shows them."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -79,12 +90,12 @@ def _source(path: str) -> SourceFile | None:
         stat = os.stat(path)
     except OSError:
         return None
-    return SourceFile(os.path.normpath(path), os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    return SourceFile(os.path.normpath(path), printable(os.path.realpath(path)), stat.st_size, stat.st_mtime_ns)
 
 
 def root_key(path: str) -> str:
     """The identity of a path given to the indexer, to tell which indexed files lie under it."""
-    return os.path.realpath(path)
+    return printable(os.path.realpath(path))
 
 
 def read(source: SourceFile) -> Document:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -133,29 +132,6 @@ def _wait_until_writing(index: Index, process: subprocess.Popen) -> None:
             return
         time.sleep(0.02)
     pytest.fail("the indexing process never took the write lock")
-
-
-def test_sigkill_during_indexing_keeps_the_last_commit_and_the_next_run_completes(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "seed.txt").write_text((SEEDS / "003_99d6f361f7236c8b.txt").read_text(encoding="utf-8"), encoding="utf-8")
-    index = Index(tmp_path / "ix")
-    index.update([str(corpus)])
-    for i in range(300):
-        (corpus / f"extra{i:03}.txt").write_text(f"Extra document {i} about Rosoboronexport. " * 40, encoding="utf-8")
-    process = _indexing_process(corpus, index.store.path)
-    _wait_until_writing(index, process)
-    time.sleep(1.0)  # in the text phase or the vector phase, before the run ends
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL
-    stats = index.stats()
-    assert stats.documents in (1, 301)  # a commit holds a file's records whole, or not at all
-    assert index.search("Rosoboronexport").hits  # partial vectors or none: queries still answer
-    report = index.update([str(corpus)])
-    assert report.indexed + report.unchanged == 301
-    stats = index.stats()
-    assert stats.documents == 301 and stats.vectors == sum(stats.passages.values())
-    assert len(texts(index, "Rosoboronexport")) == 100
 
 
 def test_queries_answer_while_an_indexing_run_is_in_progress(tmp_path: Path, corpus: Path) -> None:
