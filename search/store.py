@@ -188,12 +188,16 @@ class Store:
     def writer(self, timeout: float = LOCK_TIMEOUT, clear: bool = False) -> "Writer":
         """The index's only writer; ``clear`` starts from no segments (a rebuild): over an index of
         another format or a damaged one too, whose files it then removes."""
-        self.create(replace=clear)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise IndexMissing(f"cannot create an index at {self.path}: {error.strerror}") from error
         lock = self.storage.lock(_LOCK)
         if not try_for(lock.acquire, timeout=timeout, delay=0.1):
             raise IndexBusy(f"the index at {self.path} is being written by another process; "
                             f"gave up after {timeout:g} s")
         try:
+            self.create(replace=clear)  # under the lock: two first runs at once do not both create it
             try:
                 commit = self.read()
             except IndexCorrupt:

@@ -150,10 +150,26 @@ def test_two_writers_at_once_take_turns_and_both_files_sets_are_indexed(tmp_path
     first, second = _news(tmp_path / "first", 60), _news(tmp_path / "second", 60, start=30)
     index = tmp_path / "index"
     writers = [_build(first, index), _build(second, index)]
-    assert [_finished(w)[0] for w in writers] == [0, 0]
+    finished = [_finished(w) for w in writers]
+    assert [code for code, _ in finished] == [0, 0], finished
     with Index.open(index) as ix:
         assert ix.stats().documents == 60 + 60
         assert ix.stats().vectors == sum(ix.stats().passages.values())
+
+
+def test_two_first_runs_at_once_both_succeed(tmp_path: Path) -> None:
+    """Both find no index, so both would create one: the second used to fail on the first's
+    table of contents (whoosh: "File '_passages_0.toc' exists") about one time in six."""
+    corpora = [_news(tmp_path / name, 2, start=i) for i, name in enumerate(("a", "b"))]
+    for attempt in range(16):
+        index = tmp_path / f"index{attempt}"
+        runs = [subprocess.Popen([sys.executable, "-m", "search", "index", str(c), "--index", str(index),
+                                  "--no-vectors"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for c in corpora]
+        finished = [_finished(run) for run in runs]
+        assert [code for code, _ in finished] == [0, 0], finished
+        with Index.open(index) as ix:
+            assert ix.stats().documents == 4
 
 
 def test_a_writer_that_waits_too_long_gives_up_with_a_clear_error(tmp_path: Path) -> None:
