@@ -197,6 +197,7 @@ def test_readers_during_a_write_see_whole_commits_only(tmp_path: Path) -> None:
     assert _finished(writer)[0] == 0
     assert seen == sorted(seen), "a reader saw the index shrink"
     assert len(set(seen)) > 1, "no commit happened while the reader read"
+    print(f"{len(seen)} reads during the write saw {len(set(seen))} commits, none shrinking")
 
 
 def test_unreadable_files_symlink_loops_and_odd_names_are_skipped_or_indexed_by_name(tmp_path: Path) -> None:
