@@ -139,7 +139,8 @@ def query_command(
         help="Run one query per line, written ID<TAB>QUERY ('-' reads stdin); "
              "each JSON hit carries its qid.",
     ),
-    no_cross: bool = typer.Option(False, "--no-cross", help="Search the literal query only: no translation."),
+    no_cross: bool = typer.Option(
+        False, "--no-cross", help="Search the literal query only: no repair of mistyped words, no translation."),
     explain: bool = typer.Option(
         False, "--explain", help="Show on stderr how the query was expanded and what each hit's score is made of."),
 ) -> None:
@@ -151,6 +152,7 @@ def query_command(
     Examples:
       search query Rosoboronexport
       search query "противовоздушная оборона" --lang en --explain
+      search query "gjldjlyst kjlrb"   # wrong layout: searches подводные лодки
       search query '"military cooperation"' --json --limit 3
       printf 'q1\\tShoigu\\n' | search query --batch - --json
     """
@@ -168,13 +170,17 @@ def query_command(
         for qid, query in queries:
             results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
             found = found or bool(results.hits)
+            repaired = output.correction(results)
+            if repaired:
+                _say(f"{qid}: {repaired}" if qid is not None else repaired)
             if explain:
                 for line in output.explain(results):
                     typer.echo(line, err=True)
             if qid is not None and not json_output:
                 typer.echo(f"# {qid}: {query}")
             for hit in results.hits:
-                typer.echo(output.json_line(hit, qid) if json_output else output.text_block(hit, colour))
+                typer.echo(output.json_line(hit, qid, results.corrected) if json_output
+                           else output.text_block(hit, colour))
     raise typer.Exit(ExitCode.OK if found else ExitCode.NO_HITS)
 
 

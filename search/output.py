@@ -19,11 +19,21 @@ def use_colour(stream: TextIO) -> bool:
     return "NO_COLOR" not in os.environ and stream.isatty()
 
 
-def json_line(hit: Hit, qid: str | None = None) -> str:
-    record = hit.to_json()
+def json_line(hit: Hit, qid: str | None = None, corrected: str | None = None) -> str:
+    """One hit as a JSON object; ``corrected``: the query searched with, when a mistyped word of
+    the typed one was repaired (else null)."""
+    record = {**hit.to_json(), "corrected": corrected}
     if qid is not None:
         record = {"qid": qid, **record}
     return json.dumps(record, ensure_ascii=False)
+
+
+def correction(results: Results) -> str | None:
+    """The stderr line saying which query was searched instead of the typed one, if any."""
+    if results.corrected is None:
+        return None
+    return f'showing results for "{results.corrected}" (typed "{results.query}")'
+
 
 
 def text_block(hit: Hit, colour: bool) -> str:
@@ -49,7 +59,9 @@ def _marked(text: str, spans: tuple[Span, ...], colour: bool) -> str:
 def explain(results: Results) -> list[str]:
     """How the query was expanded (each alternative and where it came from), whether vectors
     were fused and for how many passages, and what each hit's score is made of."""
-    lines = [] if results.expanded else ["explain: no cross-language alternatives"]
+    lines = [f"explain: typed {c.typed} -> {c.used} ({c.kind})" for c in results.corrections]
+    if not results.expanded:
+        lines.append("explain: no cross-language alternatives")
     for item in results.expanded:
         alternatives = ", ".join(f"{alt.text} ({alt.origin}, {alt.weight:.2f})" for alt in item.alternatives)
         lines.append(f"explain: {item.source} -> {alternatives}")

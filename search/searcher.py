@@ -21,6 +21,7 @@ from .highlight import Span, matched_spans
 from .languages import Lang
 from .query.compile import compile_query
 from .query.parser import parse
+from .query.repair import Correction, Repaired, Words, repair
 from .query.translate import Expanded, Translator, expansions
 from .ranking import Fused, fuse
 from .schema import EXACT, LANG
@@ -81,6 +82,15 @@ class Results:
     coverage: Coverage | None = None
     """How many passages had vectors, when vectors were fused."""
     dense_weight: float = 0.0
+    corrections: tuple[Correction, ...] = ()
+    """Mistyped words that were repaired (``query.repair``)."""
+    searched: str = ""
+    """The query searched with: the typed one, or the repaired one."""
+
+    @property
+    def corrected(self) -> str | None:
+        """The repaired query, when a word of the typed one was repaired."""
+        return self.searched if self.corrections else None
 
 
 def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None = None,
@@ -92,12 +102,14 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     """
     if limit < 1:
         raise InputError("--limit must be at least 1")
-    parsed = parse(text)
+    mechanisms = Cross.of(cross)
+    repaired = repair(text, Words(snapshot.occurs, snapshot.lexicon, snapshot.spelling)) if mechanisms \
+        else Repaired(text)
+    parsed = parse(repaired.text)
     if parsed.root is None:
         raise InputError("empty query: give at least one word to search for")
     lang = lang or parsed.lang
     ranking = snapshot.ranking
-    mechanisms = Cross.of(cross)
     words = len(parsed.content_words)
     dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
     if dense:
@@ -123,7 +135,8 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     ranked = fuse(lexical, similarity, aligned, content_words=words, ranking=ranking)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
-    return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0)
+    return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0,
+                   repaired.corrections, repaired.text)
 
 
 def _translator(snapshot: Snapshot, mechanisms: Cross) -> Translator:

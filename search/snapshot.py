@@ -24,6 +24,7 @@ from whoosh.searching import Searcher
 from . import alignment, vectors, vocabulary
 from .embeddings import DIM
 from .languages import Lang, lexicon, script_of
+from .query.repair import Spelling
 from .ranking import RANKING, Ranking
 from .schema import BODY, KIND, LANG, PASSAGE
 from .scoring import Leaf, Matches, Scorer
@@ -49,7 +50,7 @@ class Snapshot:
     def close(self) -> None:
         """Close the searcher and drop what was derived from this commit (mapped files with it)."""
         self.searcher.close()
-        for derived in ("vectors", "vocabularies", "passage_words", "_word_vectors"):
+        for derived in ("vectors", "vocabularies", "spelling", "passage_words", "_word_vectors"):
             self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
@@ -76,6 +77,11 @@ class Snapshot:
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
         return vocabulary.load(self.store.path)
+
+    @cached_property
+    def spelling(self) -> dict[Lang, Spelling]:
+        """Each language's vocabulary, for correcting typos in queries."""
+        return {lang: Spelling(vocabulary.words) for lang, vocabulary in self.vocabularies.items()}
 
     @cached_property
     def passage_words(self) -> alignment.PassageWords:

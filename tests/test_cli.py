@@ -193,3 +193,13 @@ def test_the_installed_command_ends_a_query_with_its_exit_code_and_all_its_outpu
         assert len(hits) == 10 and all(FIELDS <= set(hit) for hit in hits)
     else:
         assert not done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_repaired_query_says_so_on_stderr_and_in_each_json_line(runner: CliRunner, seeds_index: Index) -> None:
+    result = run(runner, seeds_index, "query", "gjldjlyst kjlrb", "--json")
+    assert result.exit_code == 0
+    assert 'search: showing results for "подводные лодки" (typed "gjldjlyst kjlrb")' in result.stderr
+    assert {hit["corrected"] for hit in json_hits(result.stdout)} == {"подводные лодки"}
+    clean = run(runner, seeds_index, "query", "подводные лодки", "--json")
+    assert "showing results" not in clean.stderr
+    assert {hit["corrected"] for hit in json_hits(clean.stdout)} == {None}

@@ -113,3 +113,13 @@ def is_nominative_noun(word: str) -> bool:
     """Whether pymorphy3's best parse is a noun in the nominative (силы, город)."""
     tags = _tags(word)
     return tags.startswith("NOUN") and "nomn" in tags
+
+
+def is_known(word: str) -> bool:
+    """Whether pymorphy3's dictionary has this form (е may stand for ё), not merely a guess for it."""
+    return _morph().word_is_known(word.lower())
+
+
+def is_known_prefix(prefix: str) -> bool:
+    """Whether some form in pymorphy3's dictionary starts with ``prefix`` (lower case, ё as ё)."""
+    return _morph().dictionary.words.has_keys_with_prefix(prefix)

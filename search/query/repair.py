@@ -1,0 +1,157 @@
+"""Query -> the query the user meant: words typed in the wrong keyboard layout, Russian typed in
+Latin letters, and typos, each repaired only when the typed word is not found.
+
+A word is left alone when the index has it (one of its normal forms is a ``body`` term).
+Otherwise, in this order:
+- layout: its keys read in the other layout make a known word and the typed form is not one
+  (``кщыщищкщтучзщке`` -> rosoboronexport; ``gjldjlyst`` -> подводные);
+- transliteration: a Latin word that is no English word the lexicon knows is read as Russian
+  (``sotrudnichestva`` -> сотрудничества, see ``languages.translit``);
+- typo: a word that no dictionary knows either becomes the closest word of the index's
+  vocabulary in the same script, at most one edit away
+  (two from eight letters on; a swap of neighbours is one edit), the most frequent of equals
+  (``Rosoboronexprot`` -> rosoboronexport), with rapidfuzz.
+
+Whole whitespace-separated chunks are repaired before parsing, since a layout slip turns letters
+into the parser's punctuation (``Hjcj,jhjy'rcgjhn``). Phrases, =exact words, prefixes* and
+operators are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Literal, Mapping, Sequence
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from ..analysis import normal_forms
+from ..languages import Lang, russian, script_of
+from ..languages.keyboard import other_layout
+from ..languages.lexicon import Lexicon
+from ..languages.translit import readings
+
+Kind = Literal["layout", "transliteration", "typo"]
+_OPERATORS = frozenset({"AND", "OR", "NOT"})
+_EDGES = re.compile(r"^([-+(]*)(.*?)([)]*)$", re.DOTALL)
+MIN_TYPO_LENGTH = 4
+"""Shorter words are not corrected: one edit away from too many others."""
+TWO_EDITS_FROM = 8
+"""Words this long may be two edits away."""
+
+
+@dataclass(frozen=True)
+class Correction:
+    typed: str
+    used: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """The query to search with, and what was changed in the typed one."""
+
+    text: str
+    corrections: tuple[Correction, ...] = ()
+
+
+class Spelling:
+    """One language's vocabulary, most frequent first, for correcting typos."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self._by_length: dict[int, tuple[list[str], list[int]]] = {}
+        for rank, word in enumerate(words):
+            bucket = self._by_length.setdefault(len(word), ([], []))
+            bucket[0].append(word)
+            bucket[1].append(rank)
+
+    def correct(self, word: str) -> str | None:
+        """The closest vocabulary word within the allowed edits (the most frequent of equals)."""
+        if len(word) < MIN_TYPO_LENGTH:
+            return None
+        edits = 2 if len(word) >= TWO_EDITS_FROM else 1
+        best: tuple[int, int, str] | None = None
+        for length in range(len(word) - edits, len(word) + edits + 1):
+            words, ranks = self._by_length.get(length, ([], []))
+            for candidate, distance, i in process.extract(word, words, scorer=OSA.distance, score_cutoff=edits,
+                                                           limit=None):
+                if best is None or (distance, ranks[i]) < best[:2]:
+                    best = (int(distance), ranks[i], candidate)
+        return best[2] if best and best[2] != word else None
+
+
+@dataclass
+class Words:
+    """What one index and the language resources know, for telling typed words from slips."""
+
+    occurs: Callable[[str], bool]
+    """Whether a ``body`` term is in the index."""
+    lexicon: Lexicon
+    spelling: Mapping[Lang, Spelling]
+
+    def found(self, word: str) -> bool:
+        return any(self.occurs(form) for form in normal_forms(word))
+
+    def known(self, word: str) -> bool:
+        """In the index, or a word of its language (pymorphy3's dictionary, the lexicon)."""
+        lang = script_of(word)
+        if not word.isalpha() or lang is None:
+            return False
+        if self.found(word):
+            return True
+        return russian.is_known(word) if lang == "ru" else bool(self.lexicon.lookup([word], "en"))
+
+
+def repair(text: str, words: Words) -> Repaired:
+    """``text`` with each mistyped word replaced by the one meant (see the module's docstring)."""
+    chunks = re.split(r"(\s+)", text)
+    corrections: list[Correction] = []
+    quoted = False
+    for i, chunk in enumerate(chunks):
+        literal = quoted or chunk.startswith("=") or chunk.endswith("*") or chunk in _OPERATORS or \
+            chunk.lower().startswith("lang:") or '"' in chunk
+        quoted ^= chunk.count('"') % 2 == 1
+        if chunk.isspace() or not chunk or literal:
+            continue
+        before, core, after = _EDGES.match(chunk).groups()  # type: ignore[union-attr]
+        correction = _repaired(core, words)
+        if correction:
+            corrections.append(correction)
+            chunks[i] = before + correction.used + after
+    return Repaired("".join(chunks), tuple(corrections))
+
+
+def _repaired(core: str, words: Words) -> Correction | None:
+    word = core.strip(".,;:!?«»“”„")
+    if not word or words.found(word):
+        return None
+    parts = word.split("-")
+    if len(parts) > 1 and all(part.isalpha() for part in parts):  # voenno-tekhnicheskoe: part by part
+        repaired = [_repaired(part, words) for part in parts]
+        if not any(repaired):
+            return None
+        used = "-".join(r.used if r else part for r, part in zip(repaired, parts))
+        return Correction(word, used, next(r.kind for r in repaired if r))
+    swapped = other_layout(core).strip(".,;:!?«»“”„")
+    if swapped.isalpha() and words.known(swapped) and not words.known(word):
+        return Correction(core, swapped, "layout")
+    if not word.isalpha():
+        return None
+    lang = script_of(word)
+    if lang == "en" and not words.lexicon.lookup([word], "en"):
+        found = readings(word, russian.is_known_prefix, lambda w: russian.is_known(w) or words.found(w))
+        if found:
+            best = next((w for w in found if words.found(w)), found[0])
+            return Correction(word, _cased(best, word), "transliteration")
+    if words.known(word):
+        return None  # a real word the index lacks: correcting it would search for another one
+    spelling = words.spelling.get(lang) if lang else None
+    corrected = spelling.correct(word.lower()) if spelling else None
+    if corrected and words.found(corrected):
+        return Correction(word, _cased(corrected, word), "typo")
+    return None
+
+
+def _cased(word: str, like: str) -> str:
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
