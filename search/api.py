@@ -22,7 +22,7 @@ from .languages import LANGS
 from .languages.lexicon import dictionary_available
 from .ranking import RANKING, Ranking
 from .schema import FILE, KIND
-from .searcher import Cross, Results, search
+from .searcher import Cross, Hit, Neighbour, Results, context, search
 from .snapshot import Snapshots
 from .store import Store, default_location
 
@@ -77,6 +77,11 @@ class Index:
         ``cross=Cross(names=False)`` leaves out one mechanism."""
         with self._snapshots.acquire() as snapshot:
             return search(snapshot, query, limit=limit, lang=lang, cross=cross)  # type: ignore[arg-type]
+
+    def context(self, hit: Hit, count: int) -> tuple[list[Neighbour], list[Neighbour]]:
+        """Up to ``count`` passages before and after a hit in its document, like grep -C."""
+        with self._snapshots.acquire() as snapshot:
+            return context(snapshot, hit, count)
 
     def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True,
                progress: Progress | None = None, warn: Warn | None = None,

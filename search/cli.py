@@ -89,9 +89,17 @@ def _build(paths: list[str], index: str | None, rebuild: bool = False, vectors: 
     else:
         vectors_done = f"vectors: {report.encoded} texts encoded, {report.reused} passages reused"
     _say(f"indexed {report.indexed}, updated {report.updated}, unchanged {report.unchanged}, "
-         f"removed {report.removed}, skipped {len(report.skipped)} files; {report.passages} new passages; "
+         f"removed {report.removed}, {_skipped(report)}; {report.passages} new passages; "
          f"{vectors_done}; in {ix.store.path}")
     return report
+
+
+def _skipped(report: api.Report) -> str:
+    """``skipped 4 files (unreadable 1, .xlsx 2, .png 1)``: the unreadable ones are named in warnings."""
+    parts = ([f"unreadable {len(report.skipped)}"] if report.skipped else []) + \
+        [f"{suffix} {count}" for suffix, count in report.unsupported.items()]
+    total = len(report.skipped) + sum(report.unsupported.values())
+    return f"skipped {total} files" + (f" ({', '.join(parts)})" if parts else "")
 
 
 @app.command("index")
@@ -134,6 +142,9 @@ def query_command(
     limit: int = typer.Option(10, "--limit", "-n", min=1, help="Hits per query, at least 1."),
     lang: Optional[LangChoice] = typer.Option(None, "--lang", "-l", help="Only passages in this language."),
     json_output: bool = typer.Option(False, "--json", help="JSON Lines: one object per hit."),
+    context_passages: int = typer.Option(
+        0, "--context", "-C", min=0, metavar="N",
+        help="Show N passages before and after each hit, as grep -C does (JSON: \"before\" and \"after\")."),
     batch: Optional[str] = typer.Option(
         None, "--batch", "-b", metavar="FILE",
         help="Run one query per line, written ID<TAB>QUERY ('-' reads stdin); "
@@ -154,6 +165,7 @@ def query_command(
       search query "противовоздушная оборона" --lang en --explain
       search query "gjldjlyst kjlrb"   # wrong layout: searches подводные лодки
       search query '"military cooperation"' --json --limit 3
+      search query Rosoboronexport -C 1     # with the passage before and after each hit
       printf 'q1\\tShoigu\\n' | search query --batch - --json
     """
     if (text is None) == (batch is None):
@@ -179,8 +191,9 @@ def query_command(
             if qid is not None and not json_output:
                 typer.echo(f"# {qid}: {query}")
             for hit in results.hits:
-                typer.echo(output.json_line(hit, qid, results.corrected) if json_output
-                           else output.text_block(hit, colour))
+                around = ix.context(hit, context_passages) if context_passages else None
+                typer.echo(output.json_line(hit, qid, results.corrected, around) if json_output
+                           else output.text_block(hit, colour, around))
     raise typer.Exit(ExitCode.OK if found else ExitCode.NO_HITS)
 
 

@@ -21,6 +21,7 @@ import errno
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Protocol
 
@@ -30,6 +31,7 @@ from whoosh.filedb.filestore import FileStorage
 from . import vectorize
 from .codec import ArrayCodec
 from .errors import IndexUnwritable, Interrupted
+from .formats import location
 from .languages import lexicon
 from .passages import split_passages
 from .schema import FILE, KEY, KIND, LANG, PASSAGE, schema
@@ -67,6 +69,9 @@ class Report:
     removed: int = 0
     passages: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Files that could not be read, with the reason (each named in a warning)."""
+    unsupported: dict[str, int] = field(default_factory=dict)
+    """Files of kinds the indexer does not read, counted by suffix."""
     files: int = 0
     """Files found under the given paths."""
     encoded: int = 0
@@ -88,8 +93,9 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
 
     Raises Interrupted (after committing what was done) on Ctrl-C.
     """
-    sources = list(discover(paths))  # a missing path fails before the index is touched
-    report = Report(files=len(sources))
+    unsupported: Counter[str] = Counter()
+    sources = list(discover(paths, unsupported))  # a missing path fails before the index is touched
+    report = Report(files=len(sources), unsupported=dict(unsupported.most_common()))
     progress = progress or _Silent()
     workers = workers or cores()
     phase = "indexing"
@@ -224,8 +230,9 @@ def build_segment(task: TextTask) -> TextResult:
         passages = split_passages(document.text)
         builder.add(_file_record(document, len(passages)), {KIND: FILE, KEY: source.key})
         for passage in passages:
+            line, page = location(document.text, passage.start, document.paged)
             stored = {KEY: source.key, "doc": source.name, "passage": passage.number, "start": passage.start,
-                      "end": passage.end, LANG: passage.lang, "text": passage.text}
+                      "end": passage.end, "line": line, "page": page, LANG: passage.lang, "text": passage.text}
             builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
         outcomes.append(Outcome(source.key, source.name, "indexed", len(passages)))
     if not builder.records:

@@ -7,7 +7,7 @@ import os
 from typing import TextIO
 
 from .highlight import Span
-from .searcher import Hit, Results
+from .searcher import Hit, Neighbour, Results
 
 _MATCH = "\x1b[1;31m"
 _META = "\x1b[35m"
@@ -19,10 +19,16 @@ def use_colour(stream: TextIO) -> bool:
     return "NO_COLOR" not in os.environ and stream.isatty()
 
 
-def json_line(hit: Hit, qid: str | None = None, corrected: str | None = None) -> str:
+Around = tuple[list[Neighbour], list[Neighbour]]
+"""The passages before and after a hit (``--context``)."""
+
+
+def json_line(hit: Hit, qid: str | None = None, corrected: str | None = None, around: Around | None = None) -> str:
     """One hit as a JSON object; ``corrected``: the query searched with, when a mistyped word of
-    the typed one was repaired (else null)."""
+    the typed one was repaired (else null); with ``around``, its "before" and "after" passages."""
     record = {**hit.to_json(), "corrected": corrected}
+    if around is not None:
+        record["before"], record["after"] = ([n.to_json() for n in side] for side in around)
     if qid is not None:
         record = {"qid": qid, **record}
     return json.dumps(record, ensure_ascii=False)
@@ -36,13 +42,24 @@ def correction(results: Results) -> str | None:
 
 
 
-def text_block(hit: Hit, colour: bool) -> str:
-    """``rank. doc #passage [lang] score`` and the passage, its matched words marked."""
-    head = f"{hit.rank}. {hit.doc} #{hit.passage} [{hit.lang}] score {hit.score:.3f}"
+def text_block(hit: Hit, colour: bool, around: Around | None = None) -> str:
+    """``rank. path:line #passage [lang] score`` and the passage, its matched words marked; with
+    ``around``, the passages before and after it, each as ``- path:line #passage`` and its text."""
+    head = f"{hit.rank}. {hit.location} #{hit.passage} [{hit.lang}] score {hit.score:.3f}"
     if colour:
         head = f"{_META}{head}{_RESET}"
-    body = _marked(hit.text, hit.highlights, colour)
-    return head + "\n    " + " ".join(body.split()) + "\n"
+    before, after = around or ([], [])
+    body = "    " + " ".join(_marked(hit.text, hit.highlights, colour).split())
+    lines = [head, *(_neighbour(hit, n, colour) for n in before), body, *(_neighbour(hit, n, colour) for n in after)]
+    return "\n".join(lines) + "\n"
+
+
+def _neighbour(hit: Hit, neighbour: Neighbour, colour: bool) -> str:
+    where = f"- {hit.doc}:{neighbour.line}" + (f" (page {neighbour.page})" if neighbour.page else "")
+    where = f"  {where} #{neighbour.passage}"
+    if colour:
+        where = f"{_META}{where}{_RESET}"
+    return where + "\n    " + " ".join(neighbour.text.split())
 
 
 def _marked(text: str, spans: tuple[Span, ...], colour: bool) -> str:

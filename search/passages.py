@@ -23,10 +23,10 @@ HARD_LIMIT = 2000
 
 _CLOSING = re.escape(CLOSING_QUOTES)
 _OPENING = re.escape(OPENING_QUOTES)
-# A blank line, or a line break after sentence-final punctuation (or a closing quote that
-# is not an apostrophe), ends a paragraph.
+# A blank line, a form feed (a PDF's new page), or a line break after sentence-final
+# punctuation (or a closing quote that is not an apostrophe), ends a paragraph.
 _PARAGRAPH_BREAK = re.compile(
-    rf"\n[ \t\r\f\v]*\n\s*|(?<=[.!?\u2026{re.escape(CLOSING_QUOTES.replace(APOSTROPHE, ''))}])[ \t]*\r?\n\s*")
+    rf"\n[ \t\r\f\v]*\n\s*|\s*\f\s*|(?<=[.!?\u2026{re.escape(CLOSING_QUOTES.replace(APOSTROPHE, ''))}])[ \t]*\r?\n\s*")
 # A sentence ends at . ! ? … (and closing quotes or brackets) before white space and
 # a capital, digit or opening quote; one capital letter before the dot is an initial.
 _SENTENCE_END = re.compile(

@@ -38,6 +38,8 @@ def schema() -> fields.Schema:
         "passage": fields.STORED(),
         "start": fields.STORED(),
         "end": fields.STORED(),
+        "line": fields.STORED(),
+        "page": fields.STORED(),
         "text": fields.STORED(),
         "stamp": fields.STORED(),
         BODY: fields.TEXT(analyzer=FieldAnalyzer(BODY), phrase=False),

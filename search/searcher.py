@@ -24,7 +24,7 @@ from .query.parser import parse
 from .query.repair import Correction, Repaired, Words, repair
 from .query.translate import Expanded, Translator, expansions
 from .ranking import Fused, fuse
-from .schema import EXACT, LANG
+from .schema import EXACT, KEY, LANG
 from .scoring import Unsupported
 from .snapshot import Coverage, Snapshot
 
@@ -59,14 +59,25 @@ class Hit:
     text: str
     start: int
     end: int
+    line: int = 1
+    """The 1-based line of the document's text where the passage starts (within its page, for a PDF)."""
+    page: int | None = None
+    """The 1-based page, for a PDF."""
     highlights: tuple[Span, ...] = ()
     parts: Fused | None = None
     """The parts of the score (for --explain)."""
+    key: str = ""
+    """The document's identity in the index (its resolved path)."""
+
+    @property
+    def location(self) -> str:
+        """``path:line``, as grep and editors write a place in a file (`` (page N)`` for a PDF)."""
+        return f"{self.doc}:{self.line}" + (f" (page {self.page})" if self.page else "")
 
     def to_json(self) -> dict:
         return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc,
-                "passage": self.passage, "lang": self.lang, "text": self.text,
-                "start": self.start, "end": self.end,
+                "passage": self.passage, "line": self.line, "page": self.page, "lang": self.lang,
+                "text": self.text, "start": self.start, "end": self.end,
                 "highlights": [list(span) for span in self.highlights]}
 
 
@@ -139,6 +150,32 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
                    repaired.corrections, repaired.text)
 
 
+@dataclass(frozen=True)
+class Neighbour:
+    """A passage next to a hit in its document (``--context``)."""
+
+    passage: int
+    line: int
+    page: int | None
+    text: str
+
+    def to_json(self) -> dict:
+        return {"passage": self.passage, "line": self.line, "page": self.page, "text": self.text}
+
+
+def context(snapshot: Snapshot, hit: Hit, count: int) -> tuple[list[Neighbour], list[Neighbour]]:
+    """Up to ``count`` passages before a hit and after it in its document, in order."""
+    wanted = set(range(hit.passage - count, hit.passage + count + 1)) - {hit.passage}
+    found = {}
+    for docnum in snapshot.scorer.term(KEY, hit.key).docnums.tolist():
+        stored = snapshot.stored(docnum)
+        if stored.get("passage") in wanted and stored.get("doc") == hit.doc:
+            found[stored["passage"]] = Neighbour(stored["passage"], stored.get("line", 1), stored.get("page"),
+                                                 stored["text"])
+    ordered = [found[number] for number in sorted(found)]
+    return [n for n in ordered if n.passage < hit.passage], [n for n in ordered if n.passage > hit.passage]
+
+
 def _translator(snapshot: Snapshot, mechanisms: Cross) -> Translator:
     return Translator(snapshot.lexicon, snapshot.occurs, use_lexicon=mechanisms.lexicon,
                       use_names=mechanisms.names,
@@ -167,4 +204,5 @@ def align(snapshot: Snapshot, content_words: Sequence[str], docnums: list[int]) 
 def _hit(rank: int, item: Fused, stored: dict, terms) -> Hit:  # type: ignore[no-untyped-def]
     return Hit(rank=rank, score=item.score, doc=stored["doc"], passage=stored["passage"],
                lang=stored["lang"], text=stored["text"], start=stored["start"], end=stored["end"],
-               highlights=tuple(matched_spans(stored["text"], terms)), parts=item)
+               line=stored.get("line", 1), page=stored.get("page"),
+               highlights=tuple(matched_spans(stored["text"], terms)), parts=item, key=stored[KEY])

@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Iterator
 
 from .errors import InputError
 
-SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
+SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 
 
@@ -51,14 +52,21 @@ class Document:
     text: str
     sha1: str
     encoding: str
+    """The text's encoding, or the format it was extracted from ("pdf", "docx")."""
+
+    @property
+    def paged(self) -> bool:
+        """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
+        return self.encoding == "pdf"
 
 
 class Undecodable(Exception):
     """A file that is binary or in no encoding we can read."""
 
 
-def discover(paths: list[str]) -> Iterator[SourceFile]:
-    """The indexable files named by paths, folders searched recursively, in a stable order.
+def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Iterator[SourceFile]:
+    """The indexable files named by paths, folders searched recursively, in a stable order;
+    files of other kinds are counted by suffix in ``unsupported`` (hidden ones are not).
 
     Raises InputError for a path that does not exist.
     """
@@ -68,6 +76,11 @@ def discover(paths: list[str]) -> Iterator[SourceFile]:
     seen: set[str] = set()
     for path in paths:
         for file in _walk(path):
+            suffix = Path(file).suffix.lower()
+            if suffix not in SUFFIXES:
+                if unsupported is not None:
+                    unsupported[suffix or "(no suffix)"] += 1
+                continue
             source = _source(file)
             if source and source.key not in seen:
                 seen.add(source.key)
@@ -81,7 +94,7 @@ def _walk(path: str) -> Iterator[str]:
     for folder, subfolders, files in os.walk(path):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(files):
-            if Path(name).suffix.lower() in SUFFIXES and not name.startswith("."):
+            if not name.startswith("."):
                 yield os.path.join(folder, name)
 
 
@@ -99,11 +112,18 @@ def root_key(path: str) -> str:
 
 
 def read(source: SourceFile) -> Document:
-    """Read and decode one file. Raises Undecodable or OSError."""
-    data = Path(source.path).read_bytes()
-    text, encoding = decode(data)
-    if Path(source.path).suffix.lower() in _HTML_SUFFIXES:
-        text = html_to_text(text)
+    """Read and decode one file (PDF and DOCX through ``formats``). Raises Undecodable or OSError."""
+    path = Path(source.path)
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".pdf", ".docx"):
+        from . import formats
+
+        text, encoding = (formats.pdf_text(data), "pdf") if suffix == ".pdf" else (formats.docx_text(data), "docx")
+    else:
+        text, encoding = decode(data)
+        if suffix in _HTML_SUFFIXES:
+            text = html_to_text(text)
     return Document(source, text, hashlib.sha1(data).hexdigest(), encoding)
 
 

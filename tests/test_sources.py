@@ -1,5 +1,7 @@
 """Sources: files are found and decoded whatever their encoding; binaries are refused."""
 
+from collections import Counter
+
 import pytest
 
 from search.errors import InputError
@@ -38,12 +40,15 @@ def test_html_keeps_only_visible_text() -> None:
     assert text.split("\n\n") == ["Заголовок", "Первый\xa0абзац.", "Second block"]
 
 
-def test_discover_finds_supported_files_recursively_in_order(tmp_path) -> None:
+def test_discover_finds_supported_files_recursively_in_order_and_counts_the_others(tmp_path) -> None:
     (tmp_path / "b").mkdir()
-    for name in ["a.txt", "b/c.md", "b/d.html", "e.pdf", ".hidden.txt"]:
+    for name in ["a.txt", "b/c.md", "b/d.html", "b/f.docx", "e.pdf", "g.xlsx", "h.png", "b/i.xlsx", "README",
+                 ".hidden.txt", ".hidden.xlsx"]:
         (tmp_path / name).write_text("x", encoding="utf-8")
-    found = [s.path for s in discover([str(tmp_path)])]
-    assert found == [str(tmp_path / "a.txt"), str(tmp_path / "b" / "c.md"), str(tmp_path / "b" / "d.html")]
+    unsupported: Counter[str] = Counter()
+    found = [s.path for s in discover([str(tmp_path)], unsupported)]
+    assert found == [str(tmp_path / name) for name in ("a.txt", "e.pdf", "b/c.md", "b/d.html", "b/f.docx")]
+    assert unsupported == {".xlsx": 2, ".png": 1, "(no suffix)": 1}
 
 
 def test_missing_path_is_an_input_error(tmp_path) -> None:
