@@ -14,8 +14,9 @@ each scale measures, each in a fresh process:
   names, against both languages); the query process's peak memory;
 - the start-up of ``search query`` (process start to results) on the index.
 
-Then XQuAD-R MRR@10 (bench/xquad.py, every --xquad-sample'th question), to show
-that ranking quality did not move. Prints one table.
+Then the text phase over a folder of PDFs the bench makes from the corpus (MB/s of PDF and
+of text: the cost of extraction), and XQuAD-R MRR@10 (bench/xquad.py, every
+--xquad-sample'th question), to show that ranking quality did not move. Prints one table.
 
     python bench/performance.py [--scales 1,2,4] [--workdir DIR] [--xquad-sample N]
 """
@@ -79,6 +80,33 @@ def lay_out(folder: Path, copies: int) -> tuple[int, int]:
                 files += 1
                 size += len(text.encode("utf-8"))
     return files, size
+
+
+PDF_FILES = 60
+PDF_LINES = 200
+"""The PDF folder: this many files of this many corpus lines each (half English, half Russian)."""
+
+
+def pdf_speed(work: Path) -> dict[str, float]:
+    """Text phase over a folder of PDFs made from the corpus (fpdf2, DejaVu Sans): seconds, and MB/s
+    of PDF and of the text extracted, so that the cost of extraction shows."""
+    sys.path.insert(0, str(ROOT))
+    from tests.test_formats import make_pdf
+
+    folder, index = work / "pdf", work / "index-pdf"
+    for path in (folder, index):
+        shutil.rmtree(path, ignore_errors=True)
+    folder.mkdir(parents=True)
+    lines = {lang: [line for source in sorted(CORPUS.glob(f"*.{lang}"))
+                    for line in source.read_text(encoding="utf-8").splitlines()] for lang in ("en", "ru")}
+    text_bytes = 0
+    for i in range(PDF_FILES):
+        chosen = lines["en" if i % 2 == 0 else "ru"][i * PDF_LINES:(i + 1) * PDF_LINES]
+        make_pdf(folder / f"{i:03}.pdf", [chosen[j:j + 25] for j in range(0, len(chosen), 25)])
+        text_bytes += len("\n".join(chosen).encode("utf-8"))
+    pdf_bytes = sum(p.stat().st_size for p in folder.iterdir())
+    seconds, _ = measure([sys.executable, "-m", "search", "index", str(folder), "--index", str(index), "--no-vectors"])
+    return {"files": PDF_FILES, "pdf_MB": pdf_bytes / 1e6, "text_MB": text_bytes / 1e6, "seconds": seconds}
 
 
 def stock_whoosh(corpus: str, index: str) -> None:
@@ -225,6 +253,7 @@ def main() -> None:
                      "short_p50": percentile(short_ms, 50), "short_p95": percentile(short_ms, 95),
                      "cold_name_s": cold["name"], "cold_headline_s": cold["headline"]})
         print(json.dumps(rows[-1]), flush=True)
+    pdf = pdf_speed(work)
     quality = xquad_mrr(work / "xquad", args.xquad_sample)
     print()
     print(f"{len(headline_runs)} headline queries (NTREX-128, 8-15 words, cross-language, --lang), "
@@ -237,6 +266,9 @@ def main() -> None:
               f"{r['text_peak_MB']:5.0f} / {r['vectors_peak_MB']:4.0f} / {r['query_peak_MB']:4.0f}       "
               f"{r['head_p50']:8.1f} {r['head_p95']:8.1f} {r['short_p50']:9.1f} {r['short_p95']:9.1f}   "
               f"{r['cold_name_s']:.2f} s / {r['cold_headline_s']:.2f} s")
+    print(f"PDF: {pdf['files']} files, {pdf['pdf_MB']:.1f} MB of PDF holding {pdf['text_MB']:.2f} MB of text: text "
+          f"phase {pdf['seconds']:.1f} s, {pdf['pdf_MB'] / pdf['seconds']:.2f} MB/s of PDF, "
+          f"{pdf['text_MB'] / pdf['seconds']:.2f} MB/s of text")
     print("XQuAD-R MRR@10 (default pipeline): " + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()))
 
 
