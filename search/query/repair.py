@@ -35,6 +35,8 @@ from ..languages.translit import readings
 Kind = Literal["layout", "transliteration", "typo"]
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
 _EDGES = re.compile(r"^([-+(]*)(.*?)([)]*)$", re.DOTALL)
+_PUNCTUATION = ".,;:!?«»“”„"
+"""Punctuation around a word that is not part of it."""
 MIN_TYPO_LENGTH = 4
 """Shorter words are not corrected: one edit away from too many others."""
 TWO_EDITS_FROM = 8
@@ -123,7 +125,7 @@ def repair(text: str, words: Words) -> Repaired:
 
 
 def _repaired(core: str, words: Words) -> Correction | None:
-    word = core.strip(".,;:!?«»“”„")
+    word = core.strip(_PUNCTUATION)
     if not word or words.found(word):
         return None
     parts = word.split("-")
@@ -133,7 +135,7 @@ def _repaired(core: str, words: Words) -> Correction | None:
             return None
         used = "-".join(r.used if r else part for r, part in zip(repaired, parts))
         return Correction(word, used, next(r.kind for r in repaired if r))
-    swapped = other_layout(core).strip(".,;:!?«»“”„")
+    swapped = other_layout(core).strip(_PUNCTUATION)
     if swapped.isalpha() and words.known(swapped) and not words.known(word):
         return Correction(core, swapped, "layout")
     if not word.isalpha():
