@@ -109,6 +109,27 @@ def pdf_speed(work: Path) -> dict[str, float]:
     return {"files": PDF_FILES, "pdf_MB": pdf_bytes / 1e6, "text_MB": text_bytes / 1e6, "seconds": seconds}
 
 
+ENCODER = """
+import sys, time, threadpoolctl
+from search import embeddings
+lines = sys.stdin.read().splitlines()
+embeddings.encode(lines[:64])
+started = time.perf_counter()
+embeddings.encode(lines)
+print(1000 * (time.perf_counter() - started) / len(lines), threadpoolctl.threadpool_info()[0].get("architecture"))
+"""
+
+
+def encoder_ms() -> tuple[float, str]:
+    """The sentence encoder's milliseconds per corpus line on one core, and the BLAS kernels it ran:
+    the arithmetic that bounds the vector phase from below."""
+    lines = (CORPUS / "newstest2019-enru.en").read_text(encoding="utf-8").splitlines()[:1000]
+    lines += (CORPUS / "newstest2019-enru.ru").read_text(encoding="utf-8").splitlines()[:1000]
+    out = subprocess.run([sys.executable, "-c", ENCODER], input="\n".join(lines), capture_output=True, text=True,
+                         cwd=ROOT, check=True, env=ENV).stdout.split()
+    return float(out[0]), out[1]
+
+
 def stock_whoosh(corpus: str, index: str) -> None:
     """Index the same passages with stock whoosh's StemmingAnalyzer (run in its own process)."""
     import warnings
@@ -258,6 +279,7 @@ def main() -> None:
                      "cold_name_s": cold["name"], "cold_headline_s": cold["headline"]})
         print(json.dumps(rows[-1]), flush=True)
     pdf = pdf_speed(work)
+    per_text, kernels = encoder_ms()
     quality = xquad_mrr(work / "xquad", args.xquad_sample)
     print()
     print(f"{len(headline_runs)} headline queries (NTREX-128, 8-15 words, cross-language, --lang), "
@@ -270,6 +292,9 @@ def main() -> None:
               f"{r['text_peak_MB']:5.0f} / {r['vectors_peak_MB']:4.0f} / {r['query_peak_MB']:4.0f}       "
               f"{r['head_p50']:8.1f} {r['head_p95']:8.1f} {r['short_p50']:9.1f} {r['short_p95']:9.1f}   "
               f"{r['cold_name_s']:.2f} s / {r['cold_headline_s']:.2f} s")
+    print(f"encoder: {per_text:.2f} ms per line on one core ({kernels} BLAS kernels): the vector phase cannot "
+          f"take less than " + ", ".join(f"{r['passages'] * per_text / 1000 / 2:.0f} s at {r['scale']}x"
+                                         for r in rows) + " on two cores")
     print(f"PDF: {pdf['files']} files, {pdf['pdf_MB']:.1f} MB of PDF holding {pdf['text_MB']:.2f} MB of text: text "
           f"phase {pdf['seconds']:.1f} s, {pdf['pdf_MB'] / pdf['seconds']:.2f} MB/s of PDF, "
           f"{pdf['text_MB'] / pdf['seconds']:.2f} MB/s of text")
