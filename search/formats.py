@@ -1,7 +1,7 @@
 """PDF and DOCX files -> their text, in reading order.
 
 A PDF's pages are joined with form feeds (``PAGE_BREAK``), so that a passage's page
-and its line within the page can be told from its offset (``location``). A DOCX gives
+and its line within the page can be told from its offset (``locations``). A DOCX gives
 one line per paragraph (table cells included, row by row). Files without text to
 read (an encrypted or damaged PDF, a scanned one with no text layer) raise
 ``sources.Undecodable`` with the reason, which the indexer reports and counts as
@@ -66,10 +66,20 @@ def docx_text(data: bytes) -> str:
     return "\n".join(line.replace("\n", " ") for line in lines)
 
 
-def location(text: str, offset: int, paged: bool) -> tuple[int, int | None]:
-    """(line, page) of an offset: the 1-based line (within its page when the text is ``paged``,
-    a PDF's), and the 1-based page, or None for text without pages."""
-    if not paged:
-        return text.count("\n", 0, offset) + 1, None
-    page_start = text.rfind(PAGE_BREAK, 0, offset) + 1
-    return text.count("\n", page_start, offset) + 1, text.count(PAGE_BREAK, 0, offset) + 1
+def locations(text: str, offsets: list[int], paged: bool) -> list[tuple[int, int | None]]:
+    """(line, page) of each offset (ascending): the 1-based line (within its page when the text is
+    ``paged``, a PDF's), and the 1-based page, or None for text without pages. One pass over the
+    text, however many offsets: a long PDF has thousands of passages."""
+    found: list[tuple[int, int | None]] = []
+    line, page, position = 1, 1, 0
+    for offset in offsets:
+        if paged:
+            breaks = text.count(PAGE_BREAK, position, offset)
+            if breaks:
+                page += breaks
+                position = text.rfind(PAGE_BREAK, position, offset) + 1
+                line = 1
+        line += text.count("\n", position, offset)
+        position = offset
+        found.append((line, page if paged else None))
+    return found

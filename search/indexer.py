@@ -31,7 +31,7 @@ from whoosh.filedb.filestore import FileStorage
 from . import vectorize
 from .codec import ArrayCodec
 from .errors import IndexUnwritable, Interrupted
-from .formats import location
+from .formats import locations
 from .languages import lexicon
 from .passages import split_passages
 from .schema import FILE, KEY, KIND, LANG, PASSAGE, schema
@@ -229,8 +229,8 @@ def build_segment(task: TextTask) -> TextResult:
             continue
         passages = split_passages(document.text)
         builder.add(_file_record(document, len(passages)), {KIND: FILE, KEY: source.key})
-        for passage in passages:
-            line, page = location(document.text, passage.start, document.paged)
+        places = locations(document.text, [passage.start for passage in passages], document.paged)
+        for passage, (line, page) in zip(passages, places):
             stored = {KEY: source.key, "doc": source.name, "passage": passage.number, "start": passage.start,
                       "end": passage.end, "line": line, "page": page, LANG: passage.lang, "text": passage.text}
             builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from search import Index
-from search.formats import PAGE_BREAK, docx_text, location, pdf_text
+from search.formats import PAGE_BREAK, docx_text, locations, pdf_text
 from search.sources import Undecodable
 
 from .conftest import ROOT
@@ -93,10 +93,10 @@ def test_docx_text_is_one_line_per_paragraph_and_table_cell(tmp_path: Path) -> N
 
 
 def test_a_location_is_a_line_within_a_page() -> None:
-    text = f"one\ntwo{PAGE_BREAK}three\nfour\nfive"
-    assert location(text, text.index("two"), paged=True) == (2, 1)
-    assert location(text, text.index("five"), paged=True) == (3, 2)
-    assert location("a\nb\nc", 4, paged=False) == (3, None)
+    text = f"one\ntwo{PAGE_BREAK}three\nfour\nfive{PAGE_BREAK}{PAGE_BREAK}six\nseven"
+    offsets = [text.index(word) for word in ("one", "two", "three", "five", "six", "seven")]
+    assert locations(text, offsets, paged=True) == [(1, 1), (2, 1), (1, 2), (3, 2), (1, 4), (2, 4)]
+    assert locations("a\nb\nc", [0, 4], paged=False) == [(1, None), (3, None)]
 
 
 @pytest.mark.parametrize(("damage", "reason"), [
