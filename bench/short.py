@@ -67,15 +67,15 @@ def main() -> None:
             (work / "docs" / lang / f"{i:03d}.txt").write_text(doc[lang][1], encoding="utf-8")
     splits = {"tune": range(0, len(docs), 2), "held-out": range(1, len(docs), 2)}
     chosen = list(splits) if args.split == "both" else [args.split]
-    print(f"NTREX-128 headlines -> document bodies, MRR@10 of the document; cross as a share of monolingual")
+    print("NTREX-128 headlines -> document bodies, MRR@10 of the document; cross as a share of monolingual")
     print(f"{'split':9} {'words':5} {'query':5} {'cross':>6} {'mono':>6} {'share':>6}")
     with Index(work / "index") as index:
         index.update([str(work / "docs")])
         for split in chosen:
             for words in (int(w) for w in args.words.split(",")):
                 for source, target in (("en", "ru"), ("ru", "en")):
-                    queries = [(" ".join(docs[i][source][0].split()[:words] if words else docs[i][source][0].split()),
-                                f"{i:03d}") for i in splits[split]]
+                    queries = [(" ".join(docs[i][source][0].split()[:words or None]), f"{i:03d}")
+                               for i in splits[split]]
                     cross, mono = mrr(index, queries, target), mrr(index, queries, source)
                     print(f"{split:9} {words or 'all':>5} {source}->{target} {cross:6.3f} {mono:6.3f} {cross / mono:6.2f}")
     shutil.rmtree(work, ignore_errors=True)
