@@ -77,7 +77,8 @@ def main() -> None:
                     queries = [(" ".join(docs[i][source][0].split()[:words or None]), f"{i:03d}")
                                for i in splits[split]]
                     cross, mono = mrr(index, queries, target), mrr(index, queries, source)
-                    print(f"{split:9} {words or 'all':>5} {source}->{target} {cross:6.3f} {mono:6.3f} {cross / mono:6.2f}")
+                    share = cross / mono
+                    print(f"{split:9} {words or 'all':>5} {source}->{target} {cross:6.3f} {mono:6.3f} {share:6.2f}")
     shutil.rmtree(work, ignore_errors=True)
 
 
