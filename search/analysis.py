@@ -68,15 +68,17 @@ def normal_forms(word: str) -> tuple[str, ...]:
     return (fold(word),)
 
 
-def name_keys(word: str) -> tuple[str, ...]:
-    """The ``names`` terms of a word, whatever its case (queries are often lower case)."""
+def name_keys(word: str, query: bool = False) -> tuple[str, ...]:
+    """The ``names`` terms of a word, whatever its case (queries are often lower case); for a
+    ``query``, with the keys of its spelling variants too (``names.query_keys``)."""
+    key = names.query_keys if query else lambda form: (names.name_key(form),)
     if script_of(word) == "ru":
         # pymorphy3 guesses the lemmas of foreign names badly (Теслой -> теслоя): key the
         # word without its case ending too.
-        keys = (names.name_key(form) for form in (*russian.lemmas(word), russian.without_ending(word)))
+        forms = (*russian.lemmas(word), russian.without_ending(word))
     else:
-        keys = (names.name_key(english.without_possessive(word)),)
-    return tuple(key for key in dict.fromkeys(keys) if len(key) > 1)
+        forms = (english.without_possessive(word),)
+    return tuple(k for k in dict.fromkeys(k for form in forms for k in key(form)) if len(k) > 1)
 
 
 @dataclass(frozen=True, slots=True)

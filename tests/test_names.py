@@ -2,7 +2,7 @@
 
 import pytest
 
-from search.languages.names import looks_like_name, name_key
+from search.languages.names import looks_like_name, name_key, query_keys
 
 PAIRS = [
     ("Rosoboronexport", "Рособоронэкспорт"), ("Mikheev", "Михеев"), ("Shoigu", "Шойгу"),
@@ -14,7 +14,8 @@ PAIRS = [
     ("Kazakhstan", "Казахстан"), ("Yekaterinburg", "Екатеринбург"), ("Tolstoy", "Толстой"),
     ("Sochi", "Сочи"), ("Gazprom", "Газпром"), ("Roscosmos", "Роскосмос"), ("Denver", "Денвер"),
     ("Panthers", "Пантерз"), ("Washington", "Вашингтон"), ("Luther", "Лютер"), ("Elway", "Элвей"),
-    ("Marlee", "Марли"), ("Tesla", "Тесла"),
+    ("Marlee", "Марли"), ("Tesla", "Тесла"), ("Warren", "Уоррен"), ("William", "Уильям"), ("Wilson", "Уилсон"),
+    ("Lewis", "Льюис"), ("Sarah", "Сара"), ("Hannah", "Ханна"), ("Deborah", "Дебора"),
 ]
 
 
@@ -38,3 +39,10 @@ def test_keys_ignore_case_and_non_letters() -> None:
 def test_names_are_capitalised_words() -> None:
     assert looks_like_name("Михеев") and looks_like_name("PLA")
     assert not looks_like_name("оборона") and not looks_like_name("a")
+
+
+@pytest.mark.parametrize(("latin", "cyrillic"), [("Palin", "Пэйлин"), ("Matthew", "Мэттью"), ("Andrew", "Эндрю"),
+                                                 ("Sam", "Сэм")])
+def test_a_query_also_looks_for_english_a_as_russian_e(latin: str, cyrillic: str) -> None:
+    assert name_key(cyrillic) in query_keys(latin)
+    assert name_key(latin) in query_keys(cyrillic)

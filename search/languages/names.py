@@ -53,15 +53,35 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"(?<=...)[aiu]$", ""),  # a final vowel is often an ending: Tesla ~ Тесл(ой), Marlee ~ Марли
 )
 _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
+# Applied first, to one script's spelling: where English spelling and Russian transcription part.
+_LATIN_FIRST = tuple((re.compile(p), r) for p, r in (
+    (r"ew", "yu"),  # Andrew ~ Эндрю, Lewis ~ Льюис, Matthew ~ Мэттью
+    (r"(?<=[aeiou])h$", ""),  # Sarah ~ Сара, Hannah ~ Ханна
+))
+_CYRILLIC_FIRST = tuple((re.compile(p), r) for p, r in (
+    (r"^u(?=[aeio])", "v"),  # Уоррен ~ Warren, Уильям ~ William, Уэльс ~ Wales
+))
 
 
 @lru_cache(maxsize=200_000)
 def name_key(word: str) -> str:
     """The phonetic key of a word in either script; empty for words with no letters."""
-    key = word.lower().translate(_CYRILLIC_TO_LATIN)
+    lower = word.lower()
+    key = lower.translate(_CYRILLIC_TO_LATIN)
+    for pattern, replacement in _CYRILLIC_FIRST if key != lower else _LATIN_FIRST:
+        key = pattern.sub(replacement, key)
     for pattern, replacement in _COMPILED:
         key = pattern.sub(replacement, key)
     return key
+
+
+def query_keys(word: str) -> tuple[str, ...]:
+    """The keys a query word looks for: its own, and the one of its spelling with English "a"
+    as Russian "э" transcribes it (Palin ~ Пэйлин, Matthew ~ Мэттью), or the other way round."""
+    lower = word.lower()
+    cyrillic = lower.translate(_CYRILLIC_TO_LATIN) != lower
+    variant = lower.replace("эй", "а").replace("э", "а") if cyrillic else lower.replace("a", "e")
+    return tuple(dict.fromkeys((name_key(word), name_key(variant))))
 
 
 def looks_like_name(word: str) -> bool:

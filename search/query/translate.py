@@ -225,7 +225,7 @@ class _Expander:
         names: tuple[Alternative, ...] = ()
         if self.t.use_names and (not found or term.text[0].isupper()):  # dictionary words are rarely names
             names = tuple(Alternative((key,), None, self.t.ranking.name_weight, "names")
-                          for key in name_keys(term.text))
+                          for key in name_keys(term.text, query=True))
         return _Pending(term.text, term, tuple(candidates), names, translated=translate_words)
 
     def from_lexicon(self, found: tuple[Translation, ...], lang: Lang) -> list[Alternative]:
