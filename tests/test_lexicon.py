@@ -33,7 +33,8 @@ ENTRIES = {
 @pytest.fixture()
 def tiny(tmp_path: Path) -> lexicon.Lexicon:
     glossary = tmp_path / "glossary.tsv"
-    glossary.write_text("# comment\nair defense\tПВО; противовоздушная оборона\nBeijing\tПекин\n", encoding="utf-8")
+    glossary.write_text("# comment\nair defense\tПВО; противовоздушная оборона\nBeijing\tПекин\nUS\tСША\n",
+                        encoding="utf-8")
     return compile_lexicon(write_dictd(tmp_path, ENTRIES), glossary)
 
 
@@ -149,3 +150,8 @@ def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
         assert stored.lookup(words, lang) == compiled.lookup(words, lang), words
     assert stored.has_dictionary == compiled.has_dictionary
     assert len(stored.ru_en) == len(compiled.ru_en)
+
+
+def test_abbreviations_written_with_dots_find_their_entry(tiny: lexicon.Lexicon) -> None:
+    assert [t.words for t in tiny.lookup(["U.S"], "en")] == [("США",)]
+    assert [t.words for t in tiny.lookup(["u.s."], "en")] == [("США",)]

@@ -101,6 +101,10 @@ class Lexicon:
         return tuple(translations)
 
 
+_DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]?\.?$")
+"""An abbreviation written with dots (u.s, a.i.)."""
+
+
 def _keys(words: list[str], lang: Lang, lexicon: Lexicon) -> Iterator[str]:
     """Normalised keys to try for a source phrase, most specific first."""
     if lang == "ru":
@@ -110,6 +114,8 @@ def _keys(words: list[str], lang: Lang, lexicon: Lexicon) -> Iterator[str]:
         return
     folded = [english.fold(word) for word in words]
     yield " ".join(folded)
+    if len(words) == 1 and _DOTTED.match(folded[0]):
+        yield folded[0].replace(".", "")  # U.S. -> us, A.I. -> ai
     head, last = folded[:-1], folded[-1]
     for variant in english.spelling_variants(last):
         yield " ".join([*head, variant])
