@@ -166,3 +166,26 @@ def test_the_command_line_names_hits_as_path_line_and_counts_unsupported_files(t
                               "--json", "--context", "1").stdout.splitlines()[0])
     assert (as_json["page"], as_json["line"]) == (2, 2)
     assert [n["line"] for n in as_json["before"]] == [1] and [n["line"] for n in as_json["after"]] == [3]
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+def test_any_damage_to_a_file_is_undecodable_or_read(tmp_path: Path, kind: str) -> None:
+    """Bytes overwritten, cut or inserted anywhere: the parsers fail in many ways (zlib, zip, XML,
+    struct), and every one of them must reach the indexer as Undecodable."""
+    import random
+
+    if kind == "pdf":
+        data, extract = make_pdf(tmp_path / "a.pdf", PAGES).read_bytes(), pdf_text
+    else:
+        data, extract = make_docx(tmp_path / "a.docx", ["Первый абзац.", "Second."]).read_bytes(), docx_text
+    rng = random.Random(3)
+    for _ in range(200):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 20)):  # overwritten bytes
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:  # cut
+            damaged = damaged[:rng.randrange(len(damaged))]
+        try:
+            extract(bytes(damaged))
+        except Undecodable:
+            pass
