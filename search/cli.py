@@ -107,7 +107,8 @@ def _skipped(report: api.Report) -> str:
 def index_command(
     paths: Optional[list[str]] = typer.Argument(
         None, metavar="[PATH]...",
-        help="Files and folders to index (.txt, .md, .html, .htm, .pdf, .docx; folders recursively). Default: seeds/",
+        help="Files and folders to index (.txt .md .html .htm .pdf .docx .odt .rtf; folders recursively). "
+             "Default: seeds/",
     ),
     index: Optional[str] = _index_option(),
     rebuild: bool = typer.Option(False, "--rebuild", help="Start afresh instead of updating."),

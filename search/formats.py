@@ -1,8 +1,9 @@
-"""PDF and DOCX files -> their text, in reading order.
+"""PDF, DOCX, ODT and RTF files -> their text, in reading order.
 
 A PDF's pages are joined with form feeds (``PAGE_BREAK``), so that a passage's page
-and its line within the page can be told from its offset (``locations``). A DOCX gives
-one line per paragraph (table cells included, row by row). Files without text to
+and its line within the page can be told from its offset (``locations``). A DOCX or
+ODT gives one line per paragraph or heading (table cells included, row by row); an
+RTF its text as striprtf reads it, in the code page its header names. Files without text to
 read (an encrypted or damaged PDF, a scanned one with no text layer) raise
 ``sources.Undecodable`` with the reason, which the indexer reports and counts as
 skipped.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 PAGE_BREAK = "\f"
 
@@ -60,6 +62,44 @@ def docx_text(data: bytes) -> str:
     except Exception as error:  # a damaged file can fail anywhere: zip, zlib, XML, python-docx
         raise Undecodable(f"damaged DOCX ({type(error).__name__})") from None
     return "\n".join(line.replace("\n", " ") for line in lines)
+
+
+def odt_text(data: bytes) -> str:
+    """One line per heading and paragraph (those in tables and lists included), in document order."""
+    from odfdo import Document
+
+    from .sources import Undecodable
+
+    try:
+        body = Document(io.BytesIO(data)).body
+        lines = [element.text_recursive for element in body.get_elements("descendant::text:h|descendant::text:p")]
+    except Exception as error:  # a damaged file can fail anywhere: zip, zlib, XML
+        raise Undecodable(f"damaged ODT ({type(error).__name__})") from None
+    return "\n".join(line.replace("\n", " ") for line in lines)
+
+
+_CODE_PAGE = re.compile(rb"\\ansicpg(\d+)")
+
+
+def rtf_text(data: bytes) -> str:
+    """The text of an RTF file: \\uN escapes as Unicode, \\'hh bytes in the code page of its
+    header (\\ansicpg1251 for Russian documents; Windows-1252 when it names none)."""
+    from striprtf.striprtf import rtf_to_text
+
+    from .sources import Undecodable
+
+    if not data.lstrip().startswith(b"{\\rtf"):
+        raise Undecodable("not an RTF file")
+    page = _CODE_PAGE.search(data[:4096])
+    encoding = f"cp{int(page.group(1))}" if page else "cp1252"
+    try:
+        return rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace")
+    except Exception as error:  # an unknown code page, or markup striprtf cannot follow
+        raise Undecodable(f"damaged RTF ({type(error).__name__})") from None
+
+
+EXTRACTORS = {".pdf": pdf_text, ".docx": docx_text, ".odt": odt_text, ".rtf": rtf_text}
+"""Suffix -> the function giving a file's text from its bytes."""
 
 
 def locations(text: str, offsets: list[int], paged: bool) -> list[tuple[int, int | None]]:

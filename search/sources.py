@@ -17,9 +17,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
+from . import formats
 from .errors import InputError
 
-SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
+SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 
 
@@ -52,7 +53,7 @@ class Document:
     text: str
     sha1: str
     encoding: str
-    """The text's encoding, or the format it was extracted from ("pdf", "docx")."""
+    """The text's encoding, or the format it was extracted from ("pdf", "docx", "odt", "rtf")."""
 
     @property
     def paged(self) -> bool:
@@ -112,14 +113,12 @@ def root_key(path: str) -> str:
 
 
 def read(source: SourceFile) -> Document:
-    """Read and decode one file (PDF and DOCX through ``formats``). Raises Undecodable or OSError."""
+    """Read and decode one file (PDF, DOCX, ODT and RTF through ``formats``). Raises Undecodable or OSError."""
     path = Path(source.path)
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    if suffix in (".pdf", ".docx"):
-        from . import formats
-
-        text, encoding = (formats.pdf_text(data), "pdf") if suffix == ".pdf" else (formats.docx_text(data), "docx")
+    if suffix in formats.EXTRACTORS:
+        text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
     else:
         text, encoding = decode(data)
         if suffix in _HTML_SUFFIXES:

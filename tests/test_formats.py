@@ -1,5 +1,5 @@
-"""PDF and DOCX files: their text in both languages, where each hit is (page, line), and the
-files that cannot be read named and counted."""
+"""PDF, DOCX, ODT and RTF files: their text in both languages, where each hit is (page, line), and
+the files that cannot be read named and counted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from search import Index
-from search.formats import PAGE_BREAK, docx_text, locations, pdf_text
+from search.formats import PAGE_BREAK, docx_text, locations, odt_text, pdf_text, rtf_text
 from search.sources import Undecodable
 
 from .conftest import ROOT
@@ -70,6 +70,24 @@ def make_docx(path: Path, paragraphs: list[str]) -> Path:
     return path
 
 
+def make_odt(path: Path, heading: str, paragraphs: list[str]) -> Path:
+    from odfdo import Document, Header, Paragraph
+
+    document = Document("text")
+    document.body.clear()
+    document.body.append(Header(1, heading))
+    for paragraph in paragraphs:
+        document.body.append(Paragraph(paragraph))
+    document.save(str(path))
+    return path
+
+
+RTF = (r"{\rtf1\ansi\ansicpg1251\deff0{\fonttbl{\f0 Times New Roman;}}\f0 "
+       r"\'cf\'ee\'e4\'e2\'ee\'e4\'ed\'fb\'e5 \'eb\'ee\'e4\'ea\'e8 \u1074?\u1099?\u1096?\u1083?\u1080? "
+       r"\u1074? \u1084?\u1086?\u1088?\u1077?.\par Submarines put to sea.\par}")
+"""Word's way: Windows-1251 bytes (подводные лодки), then \\uN escapes (вышли в море)."""
+
+
 @pytest.fixture()
 def documents(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
@@ -77,6 +95,9 @@ def documents(tmp_path: Path) -> Path:
     make_pdf(folder / "report.pdf", PAGES)
     make_docx(folder / "notes.docx", ["Военно-техническое сотрудничество России и Китая.",
                                       "Military technical cooperation between Russia and China."])
+    make_odt(folder / "brief.odt", "Briefing", ["Новые ледоколы вышли в Арктику.",
+                                                 "New icebreakers sailed for the Arctic."])
+    (folder / "memo.rtf").write_bytes(RTF.encode("ascii"))
     return folder
 
 
@@ -90,6 +111,18 @@ def test_pdf_text_keeps_both_languages_page_by_page(tmp_path: Path) -> None:
 def test_docx_text_is_one_line_per_paragraph_and_table_cell(tmp_path: Path) -> None:
     text = docx_text(make_docx(tmp_path / "a.docx", ["Первый абзац.", "Second paragraph."]).read_bytes())
     assert text.splitlines() == ["Первый абзац.", "Second paragraph.", "Подводные лодки", "Submarines"]
+
+
+def test_odt_text_is_one_line_per_heading_and_paragraph(tmp_path: Path) -> None:
+    path = make_odt(tmp_path / "a.odt", "Годовой отчёт", ["Рособоронэкспорт подписал контракт.", "Second."])
+    assert odt_text(path.read_bytes()).splitlines() == ["Годовой отчёт", "Рособоронэкспорт подписал контракт.",
+                                                        "Second."]
+
+
+def test_rtf_text_reads_code_page_bytes_and_unicode_escapes() -> None:
+    assert rtf_text(RTF.encode("ascii")).splitlines() == ["Подводные лодки вышли в море.", "Submarines put to sea."]
+    with pytest.raises(Undecodable, match="not an RTF"):
+        rtf_text(b"plain text")
 
 
 def test_a_location_is_a_line_within_a_page() -> None:
@@ -129,6 +162,10 @@ def test_hits_in_pdf_and_docx_carry_page_and_line(tmp_path: Path, documents: Pat
         assert (Path(english.doc).name, english.page) == ("report.pdf", 3)
         docx = index.search("=Military technical cooperation").hits[0]
         assert (Path(docx.doc).name, docx.page, docx.line) == ("notes.docx", None, 2)
+        odt = index.search("icebreakers", lang="en").hits[0]
+        assert (Path(odt.doc).name, odt.page, odt.line) == ("brief.odt", None, 3)
+        rtf = index.search("submarines put to sea", lang="ru").hits[0]
+        assert (Path(rtf.doc).name, rtf.line) == ("memo.rtf", 1) and "лодки" in rtf.text
         cross = index.search("joint military exercises of the Shanghai Cooperation Organisation", lang="ru").hits[0]
         assert (Path(cross.doc).name, cross.page) == ("report.pdf", 2) and "Шанхайская" in cross.text
         assert json.loads(json.dumps(cross.to_json()))["page"] == 2
@@ -168,16 +205,18 @@ def test_the_command_line_names_hits_as_path_line_and_counts_unsupported_files(t
     assert [n["line"] for n in as_json["before"]] == [1] and [n["line"] for n in as_json["after"]] == [3]
 
 
-@pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("kind", ["pdf", "docx", "odt", "rtf"])
 def test_any_damage_to_a_file_is_undecodable_or_read(tmp_path: Path, kind: str) -> None:
     """Bytes overwritten, cut or inserted anywhere: the parsers fail in many ways (zlib, zip, XML,
     struct), and every one of them must reach the indexer as Undecodable."""
     import random
 
-    if kind == "pdf":
-        data, extract = make_pdf(tmp_path / "a.pdf", PAGES).read_bytes(), pdf_text
-    else:
-        data, extract = make_docx(tmp_path / "a.docx", ["Первый абзац.", "Second."]).read_bytes(), docx_text
+    data, extract = {
+        "pdf": lambda: (make_pdf(tmp_path / "a.pdf", PAGES).read_bytes(), pdf_text),
+        "docx": lambda: (make_docx(tmp_path / "a.docx", ["Первый абзац.", "Second."]).read_bytes(), docx_text),
+        "odt": lambda: (make_odt(tmp_path / "a.odt", "Заголовок", ["Первый абзац."]).read_bytes(), odt_text),
+        "rtf": lambda: (RTF.encode("ascii"), rtf_text),
+    }[kind]()
     rng = random.Random(3)
     for _ in range(200):
         damaged = bytearray(data)
