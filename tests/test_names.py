@@ -15,7 +15,8 @@ PAIRS = [
     ("Sochi", "Сочи"), ("Gazprom", "Газпром"), ("Roscosmos", "Роскосмос"), ("Denver", "Денвер"),
     ("Panthers", "Пантерз"), ("Washington", "Вашингтон"), ("Luther", "Лютер"), ("Elway", "Элвей"),
     ("Marlee", "Марли"), ("Tesla", "Тесла"), ("Warren", "Уоррен"), ("William", "Уильям"), ("Wilson", "Уилсон"),
-    ("Lewis", "Льюис"), ("Sarah", "Сара"), ("Hannah", "Ханна"), ("Deborah", "Дебора"),
+    ("Lewis", "Льюис"), ("Sarah", "Сара"), ("Hannah", "Ханна"), ("Deborah", "Дебора"), ("Kavanaugh", "Кавано"),
+    ("Vaughan", "Воан"), ("Pittsburgh", "Питтсбург"), ("Wright", "Райт"), ("Knight", "Найт"), ("Brighton", "Брайтон"),
 ]
 
 

@@ -57,6 +57,9 @@ _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in
 _LATIN_FIRST = tuple((re.compile(p), r) for p, r in (
     (r"ew", "yu"),  # Andrew ~ Эндрю, Lewis ~ Льюис, Matthew ~ Мэттью
     (r"(?<=[aeiou])h$", ""),  # Sarah ~ Сара, Hannah ~ Ханна
+    (r"(?<=[aeiou])gh", ""),  # silent: Kavanaugh ~ Кавано, Knight ~ Найт, Brighton ~ Брайтон
+    (r"gh$", "g"),  # Pittsburgh ~ Питтсбург
+    (r"^wr|^kn", lambda m: m.group()[1]),  # Wright ~ Райт, Knight ~ Найт
 ))
 _CYRILLIC_FIRST = tuple((re.compile(p), r) for p, r in (
     (r"^u(?=[aeio])", "v"),  # Уоррен ~ Warren, Уильям ~ William, Уэльс ~ Wales
