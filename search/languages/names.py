@@ -79,12 +79,15 @@ def name_key(word: str) -> str:
 
 
 def query_keys(word: str) -> tuple[str, ...]:
-    """The keys a query word looks for: its own, and the one of its spelling with English "a"
-    as Russian "э" transcribes it (Palin ~ Пэйлин, Matthew ~ Мэттью), or the other way round."""
+    """The keys a query word looks for: its own, and those of its spelling with what Russian
+    transcription does to English, or the other way round: "a" as "э" (Palin ~ Пэйлин, Matthew ~
+    Мэттью), and an initial "h" as the traditional "г" (Hamilton ~ Гамильтон, Harvard ~ Гарвард)."""
     lower = word.lower()
-    cyrillic = lower.translate(_CYRILLIC_TO_LATIN) != lower
-    variant = lower.replace("эй", "а").replace("э", "а") if cyrillic else lower.replace("a", "e")
-    return tuple(dict.fromkeys((name_key(word), name_key(variant))))
+    if lower.translate(_CYRILLIC_TO_LATIN) != lower:
+        variants = (lower.replace("эй", "а").replace("э", "а"), "х" + lower[1:] if lower[:1] == "г" else lower)
+    else:
+        variants = (lower.replace("a", "e"), "g" + lower[1:] if lower[:1] == "h" else lower)
+    return tuple(dict.fromkeys(name_key(form) for form in (word, *variants)))
 
 
 def looks_like_name(word: str) -> bool:
