@@ -74,8 +74,11 @@ def name_keys(word: str, query: bool = False) -> tuple[str, ...]:
     key = names.query_keys if query else lambda form: (names.name_key(form),)
     if script_of(word) == "ru":
         # pymorphy3 guesses the lemmas of foreign names badly (Теслой -> теслоя): key the
-        # word without its case ending too.
-        forms = (*russian.lemmas(word), russian.without_ending(word))
+        # word without its case ending too. A query's adjective made from a name is keyed as
+        # the name too (гарлемских ~ Harlem).
+        lemmas = russian.lemmas(word)
+        bases = [base for lemma in lemmas for base in russian.adjective_bases(lemma)] if query else []
+        forms = (*lemmas, russian.without_ending(word), *bases)
     else:
         forms = (english.without_possessive(word),)
     return tuple(k for k in dict.fromkeys(k for form in forms for k in key(form)) if len(k) > 1)

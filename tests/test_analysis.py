@@ -4,6 +4,7 @@ import pytest
 
 from search.analysis import analyse, fold, name_keys, normal_forms, words
 from search.languages import english
+from search.languages.names import name_key
 
 
 def body_terms(text: str) -> set[str]:
@@ -72,3 +73,8 @@ def test_inflected_foreign_names_meet_their_latin_spelling(inflected: str, latin
 def test_english_contractions_are_stop_words() -> None:
     assert english.is_stopword("it's") and english.is_stopword("Don’t")
     assert not english.is_stopword("Jones's")
+
+
+def test_a_query_keys_an_adjective_made_from_a_name_as_the_name() -> None:
+    assert name_key("Harlem") in name_keys("гарлемских", query=True)
+    assert name_key("Harlem") not in name_keys("гарлемских")  # the index keys words as written

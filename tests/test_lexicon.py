@@ -33,7 +33,7 @@ ENTRIES = {
 @pytest.fixture()
 def tiny(tmp_path: Path) -> lexicon.Lexicon:
     glossary = tmp_path / "glossary.tsv"
-    glossary.write_text("# comment\nair defense\tПВО; противовоздушная оборона\nBeijing\tПекин\nUS\tСША\n",
+    glossary.write_text("# comment\nair defense\tПВО; противовоздушная оборона\nBeijing\tПекин\nUS\tСША\nSenate\tсенат\n",
                         encoding="utf-8")
     return compile_lexicon(write_dictd(tmp_path, ENTRIES), glossary)
 
@@ -155,3 +155,8 @@ def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
 def test_abbreviations_written_with_dots_find_their_entry(tiny: lexicon.Lexicon) -> None:
     assert [t.words for t in tiny.lookup(["U.S"], "en")] == [("США",)]
     assert [t.words for t in tiny.lookup(["u.s."], "en")] == [("США",)]
+
+
+def test_a_relational_adjective_the_dictionary_lacks_takes_its_nouns_translations(tiny: lexicon.Lexicon) -> None:
+    found = tiny.lookup(["Сенатские"], "ru")
+    assert [t.words for t in found] == [("Senate",)] and found[0].related

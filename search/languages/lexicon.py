@@ -84,7 +84,8 @@ class Lexicon:
         """Translations of a word or phrase (its words in order) in language ``lang``.
 
         A Russian verb also gets those of the verbs a dictionary lists instead of
-        it, marked ``related`` (найти: retrieve, and from находить: find).
+        it, marked ``related`` (найти: retrieve, and from находить: find); a relational
+        adjective the dictionary lacks, its noun's (сенатский: senate).
         """
         table = self.en_ru if lang == "en" else self.ru_en
         # One get per key: from the cache, a membership test would read the entry twice.
@@ -93,8 +94,9 @@ class Lexicon:
         if lang == "ru" and len(words) == 1:
             seen = {t.words for t in translations}
             for lemma in russian.lemmas(words[0]):
-                for verb in russian.related_verbs(lemma):
-                    for target, weight, origin in table.get(verb, ()):
+                related = russian.related_verbs(lemma) + ([] if translations else russian.adjective_bases(lemma))
+                for base in related:
+                    for target, weight, origin in table.get(base, ()):
                         if target not in seen:
                             seen.add(target)
                             translations.append(Translation(target, weight, origin, related=True))

@@ -85,6 +85,14 @@ def related_verbs(lemma: str) -> list[str]:
     return [form for form in dict.fromkeys(forms) if form != lemma]
 
 
+def adjective_bases(lemma: str) -> list[str]:
+    """The noun a relational adjective is made from, where dictionaries list the noun only:
+    сенатский -> сенат, гарлемский -> гарлем, нью-йоркский -> нью-йорк (its -ский cut off)."""
+    if lemma.endswith(("ский", "цкий")) and len(lemma) > 6:
+        return [lemma[:-4]]
+    return []
+
+
 def is_stopword(word: str) -> bool:
     """Function words that carry no topic: not translated, not searched in long queries."""
     return fold(word) in STOPWORDS
