@@ -21,6 +21,7 @@ from typing import Iterator, NamedTuple
 from .languages import english, names, russian, script_of
 from .languages.characters import WORD, split_compound
 
+
 @dataclass(frozen=True, slots=True)
 class Word:
     """A word of a text: its surface form, character span and token position.
