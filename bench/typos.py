@@ -39,7 +39,7 @@ import xquad  # noqa: E402
 
 from search import Cross, Index, searcher  # noqa: E402
 from search.languages.keyboard import other_layout  # noqa: E402
-from search.query.repair import Repaired, Words, repair  # noqa: E402
+from search.query.repair import Repaired, repair  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = {
@@ -130,7 +130,7 @@ def unrepaired() -> Iterator[None]:
 def repair_ms(index: Index, queries: list[str]) -> tuple[float, float]:
     """Mean and p95 milliseconds of the repair step alone (its lazy loads done first)."""
     with index._snapshots.acquire() as snapshot:
-        words = Words(snapshot.occurs, snapshot.lexicon, snapshot.spelling)
+        words = snapshot.words
         for text in queries[:5]:
             repair(text, words)
         times = []

@@ -21,7 +21,7 @@ from .highlight import Span, matched_spans
 from .languages import Lang
 from .query.compile import compile_query
 from .query.parser import parse
-from .query.repair import Correction, Repaired, Words, repair
+from .query.repair import Correction, Repaired, repair
 from .query.translate import Expanded, Translator, expansions
 from .ranking import Fused, fuse
 from .schema import EXACT, KEY, LANG
@@ -114,8 +114,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     if limit < 1:
         raise InputError("--limit must be at least 1")
     mechanisms = Cross.of(cross)
-    repaired = repair(text, Words(snapshot.occurs, snapshot.lexicon, snapshot.spelling)) if mechanisms \
-        else Repaired(text)
+    repaired = repair(text, snapshot.words) if mechanisms else Repaired(text)
     parsed = parse(repaired.text)
     if parsed.root is None:
         raise InputError("empty query: give at least one word to search for")

@@ -22,11 +22,12 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from . import alignment, vectors, vocabulary
+from .analysis import fold
 from .embeddings import DIM
 from .languages import Lang, lexicon, script_of
-from .query.repair import Spelling
+from .query.repair import Spelling, Words
 from .ranking import RANKING, Ranking
-from .schema import BODY, KIND, LANG, PASSAGE
+from .schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
 from .scoring import Leaf, Matches, Scorer
 from .store import Commit, Store
 from .wordvectors import WordVectors
@@ -44,13 +45,14 @@ class Snapshot:
         self.leaves = [Leaf(segment, leaf, docbase) for segment, (leaf, docbase) in zip(commit.segments, leaves)]
         self.scorer = Scorer(self.leaves, commit.schema, ranking)
         self._occurs: dict[str, bool] = {}
+        self._named: dict[str, bool] = {}
         self.users = 0
         self.retired = False
 
     def close(self) -> None:
         """Close the searcher and drop what was derived from this commit (mapped files with it)."""
         self.searcher.close()
-        for derived in ("vectors", "vocabularies", "spelling", "passage_words", "_word_vectors"):
+        for derived in ("vectors", "vocabularies", "spelling", "words", "passage_words", "_word_vectors"):
             self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
@@ -78,10 +80,23 @@ class Snapshot:
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
         return vocabulary.load(self.store.path)
 
+    def named(self, key: str) -> bool:
+        """Whether a ``names`` key is in the index."""
+        found = self._named.get(key)
+        if found is None:
+            found = self._named[key] = self.scorer.doc_frequency(NAMES, key) > 0
+        return found
+
     @cached_property
     def spelling(self) -> dict[Lang, Spelling]:
         """Each language's vocabulary, for correcting typos in queries."""
         return {lang: Spelling(vocabulary.words) for lang, vocabulary in self.vocabularies.items()}
+
+    @cached_property
+    def words(self) -> Words:
+        """What this commit knows of words, for repairing mistyped queries."""
+        return Words(self.occurs, self.lexicon, lambda lang: self.spelling.get(lang), self.named,
+                     lambda word: self.scorer.doc_frequency(EXACT, fold(word)) > 0)
 
     @cached_property
     def passage_words(self) -> alignment.PassageWords:

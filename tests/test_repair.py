@@ -72,3 +72,15 @@ def test_found_words_and_literal_syntax_are_never_repaired(seeds_index: Index, q
 
 def test_no_cross_keeps_the_query_literal(seeds_index: Index) -> None:
     assert seeds_index.search("podvodnye lodki", cross=False).corrected is None
+
+
+def test_a_name_the_index_holds_in_the_other_script_is_no_slip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ru.txt").write_text("Сара Пэйлин рассказала о сыне.", encoding="utf-8")
+    (docs / "en.txt").write_text("Hurricane Rosa threatens Phoenix.", encoding="utf-8")
+    with Index(tmp_path / "ix") as index:
+        index.update([str(docs)], vectors=False)
+        results = index.search("Sarah Palin")
+        assert results.corrected is None  # not Сарах, the Russian reading of the letters
+        assert [hit.lang for hit in results.hits] == ["ru"]

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Literal, Sequence
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from ..analysis import normal_forms
+from ..analysis import name_keys, normal_forms
 from ..languages import Lang, russian, script_of
 from ..languages.keyboard import other_layout
 from ..languages.lexicon import Lexicon
@@ -45,6 +45,8 @@ TWO_EDITS_FROM = 8
 
 @dataclass(frozen=True)
 class Correction:
+    """One word repaired: as typed, as searched, and how."""
+
     typed: str
     used: str
     kind: Kind
@@ -90,10 +92,20 @@ class Words:
     occurs: Callable[[str], bool]
     """Whether a ``body`` term is in the index."""
     lexicon: Lexicon
-    spelling: Mapping[Lang, Spelling]
+    spelling: Callable[[Lang], Spelling | None]
+    """A language's vocabulary for typos (loaded when a typo is first looked for), if any."""
+    named: Callable[[str], bool]
+    """Whether a ``names`` key is in the index."""
+    written: Callable[[str], bool]
+    """Whether a word form is in the index as written (its ``exact`` term)."""
 
     def found(self, word: str) -> bool:
         return any(self.occurs(form) for form in normal_forms(word))
+
+    def a_name(self, word: str) -> bool:
+        """Whether a capitalised word may be a name the index holds in the other script (Sarah in
+        an index that holds Сара only is no slip: its name key finds her)."""
+        return word[:1].isupper() and any(self.named(key) for key in name_keys(word, query=True))
 
     def known(self, word: str) -> bool:
         """In the index, or a word of its language (pymorphy3's dictionary, the lexicon)."""
@@ -141,14 +153,17 @@ def _repaired(core: str, words: Words) -> Correction | None:
     if not word.isalpha():
         return None
     lang = script_of(word)
+    name = words.a_name(word)
     if lang == "en" and not words.lexicon.lookup([word], "en"):
         found = readings(word, russian.is_known_prefix, lambda w: russian.is_known(w) or words.found(w))
-        if found:
-            best = next((w for w in found if words.found(w)), found[0])
-            return Correction(word, _cased(best, word), "transliteration")
-    if words.known(word):
-        return None  # a real word the index lacks: correcting it would search for another one
-    spelling = words.spelling.get(lang) if lang else None
+        # A name's letters read as some other word are no better than its name key (Sarah is
+        # not Сарах): a name is read as Russian only where the index has the reading as written.
+        in_index = [w for w in found if (words.written if name else words.found)(w)]
+        if in_index or (found and not name):
+            return Correction(word, _cased((in_index or found)[0], word), "transliteration")
+    if name or words.known(word):
+        return None  # a name, or a real word the index lacks: correcting it would search for another one
+    spelling = words.spelling(lang) if lang else None
     corrected = spelling.correct(word.lower()) if spelling else None
     if corrected and words.found(corrected):
         return Correction(word, _cased(corrected, word), "typo")
