@@ -5,7 +5,7 @@ and its line within the page can be told from its offset (``locations``). A DOCX
 ODT gives one line per paragraph or heading (table cells included, row by row); an
 RTF its text as striprtf reads it, in the code page its header names. Files without text to
 read (an encrypted or damaged PDF, a scanned one with no text layer) raise
-``sources.Undecodable`` with the reason, which the indexer reports and counts as
+``Undecodable`` with the reason, which the indexer reports and counts as
 skipped.
 
 PDF text comes from pypdf (BSD-3). pdfminer.six (MIT) was measured beside it on 37
@@ -16,86 +16,92 @@ bench/performance.py reports the MB/s of a folder of PDFs.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
+from typing import Callable
 
 PAGE_BREAK = "\f"
 
 
+class Undecodable(Exception):
+    """A file that is binary, in no encoding we can read, or a document with no text to extract."""
+
+
+Extract = Callable[[bytes], str]
+
+
+def _extracting(kind: str) -> Callable[[Extract], Extract]:
+    """A parser meeting a damaged file can fail anywhere (zip, zlib, XML, struct, its own errors):
+    whatever it raises reaches the indexer as Undecodable, naming the format."""
+    def wrap(extract: Extract) -> Extract:
+        @functools.wraps(extract)
+        def run(data: bytes) -> str:
+            try:
+                return extract(data)
+            except Undecodable:
+                raise
+            except Exception as error:
+                raise Undecodable(f"damaged {kind} ({type(error).__name__})") from None
+        return run
+    return wrap
+
+
+@_extracting("PDF")
 def pdf_text(data: bytes) -> str:
     """The text layer of each page, pages joined by PAGE_BREAK."""
     from pypdf import PdfReader
 
-    from .sources import Undecodable
-
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # what it says of odd files is ours to say, once
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise Undecodable("encrypted PDF (needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except Undecodable:
-        raise
-    except Exception as error:  # a damaged file can fail anywhere in the parser (PyPdfError, zlib, struct...)
-        raise Undecodable(f"damaged PDF ({type(error).__name__})") from None
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise Undecodable("encrypted PDF (needs a password)")
+    pages = [page.extract_text() or "" for page in reader.pages]
     if not any(page.strip() for page in pages):
         raise Undecodable("PDF without a text layer (scanned?)")
     return PAGE_BREAK.join(page.replace(PAGE_BREAK, "\n") for page in pages)
 
 
+@_extracting("DOCX")
 def docx_text(data: bytes) -> str:
     """One line per paragraph, body paragraphs and table cells in document order."""
     from docx import Document
     from docx.table import Table
 
-    from .sources import Undecodable
-
-    try:
-        document = Document(io.BytesIO(data))
-        lines = []
-        for block in document.iter_inner_content():
-            if isinstance(block, Table):
-                lines += [cell.text for row in block.rows for cell in row.cells]
-            else:
-                lines.append(block.text)
-    except Exception as error:  # a damaged file can fail anywhere: zip, zlib, XML, python-docx
-        raise Undecodable(f"damaged DOCX ({type(error).__name__})") from None
+    lines = []
+    for block in Document(io.BytesIO(data)).iter_inner_content():
+        if isinstance(block, Table):
+            lines += [cell.text for row in block.rows for cell in row.cells]
+        else:
+            lines.append(block.text)
     return "\n".join(line.replace("\n", " ") for line in lines)
 
 
+@_extracting("ODT")
 def odt_text(data: bytes) -> str:
     """One line per heading and paragraph (those in tables and lists included), in document order."""
     from odfdo import Document
 
-    from .sources import Undecodable
-
-    try:
-        body = Document(io.BytesIO(data)).body
-        lines = [element.text_recursive for element in body.get_elements("descendant::text:h|descendant::text:p")]
-    except Exception as error:  # a damaged file can fail anywhere: zip, zlib, XML
-        raise Undecodable(f"damaged ODT ({type(error).__name__})") from None
+    body = Document(io.BytesIO(data)).body
+    lines = [element.text_recursive for element in body.get_elements("descendant::text:h|descendant::text:p")]
     return "\n".join(line.replace("\n", " ") for line in lines)
 
 
 _CODE_PAGE = re.compile(rb"\\ansicpg(\d+)")
 
 
+@_extracting("RTF")
 def rtf_text(data: bytes) -> str:
     """The text of an RTF file: \\uN escapes as Unicode, \\'hh bytes in the code page of its
     header (\\ansicpg1251 for Russian documents; Windows-1252 when it names none)."""
     from striprtf.striprtf import rtf_to_text
 
-    from .sources import Undecodable
-
     if not data.lstrip().startswith(b"{\\rtf"):
         raise Undecodable("not an RTF file")
     page = _CODE_PAGE.search(data[:4096])
     encoding = f"cp{int(page.group(1))}" if page else "cp1252"
-    try:
-        return rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace")
-    except Exception as error:  # an unknown code page, or markup striprtf cannot follow
-        raise Undecodable(f"damaged RTF ({type(error).__name__})") from None
+    return rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace")
 
 
 EXTRACTORS = {".pdf": pdf_text, ".docx": docx_text, ".odt": odt_text, ".rtf": rtf_text}

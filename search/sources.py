@@ -19,6 +19,7 @@ from typing import Iterator
 
 from . import formats
 from .errors import InputError
+from .formats import Undecodable
 
 SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -59,10 +60,6 @@ class Document:
     def paged(self) -> bool:
         """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
         return self.encoding == "pdf"
-
-
-class Undecodable(Exception):
-    """A file that is binary or in no encoding we can read."""
 
 
 def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Iterator[SourceFile]:

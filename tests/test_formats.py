@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from search import Index
-from search.formats import PAGE_BREAK, docx_text, locations, odt_text, pdf_text, rtf_text
-from search.sources import Undecodable
+from search.formats import PAGE_BREAK, Undecodable, docx_text, locations, odt_text, pdf_text, rtf_text
 
 from .conftest import ROOT
 
