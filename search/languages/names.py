@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .characters import CYRILLIC
+
 _CYRILLIC_TO_LATIN = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
@@ -69,9 +71,8 @@ _CYRILLIC_FIRST = tuple((re.compile(p), r) for p, r in (
 @lru_cache(maxsize=200_000)
 def name_key(word: str) -> str:
     """The phonetic key of a word in either script; empty for words with no letters."""
-    lower = word.lower()
-    key = lower.translate(_CYRILLIC_TO_LATIN)
-    for pattern, replacement in _CYRILLIC_FIRST if key != lower else _LATIN_FIRST:
+    key = word.lower().translate(_CYRILLIC_TO_LATIN)
+    for pattern, replacement in _CYRILLIC_FIRST if CYRILLIC.search(word) else _LATIN_FIRST:
         key = pattern.sub(replacement, key)
     for pattern, replacement in _COMPILED:
         key = pattern.sub(replacement, key)
@@ -83,7 +84,7 @@ def query_keys(word: str) -> tuple[str, ...]:
     transcription does to English, or the other way round: "a" as "э" (Palin ~ Пэйлин, Matthew ~
     Мэттью), and an initial "h" as the traditional "г" (Hamilton ~ Гамильтон, Harvard ~ Гарвард)."""
     lower = word.lower()
-    if lower.translate(_CYRILLIC_TO_LATIN) != lower:
+    if CYRILLIC.search(word):
         variants = (lower.replace("эй", "а").replace("э", "а"), "х" + lower[1:] if lower[:1] == "г" else lower)
     else:
         variants = (lower.replace("a", "e"), "g" + lower[1:] if lower[:1] == "h" else lower)
