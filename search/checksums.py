@@ -34,6 +34,16 @@ def seal(files: Iterable[Path], manifest: Path) -> None:
     replace_path(manifest, lambda tmp: tmp.write_text(json.dumps(records, sort_keys=True), encoding="utf-8"))
 
 
+def seal_folder(folder: Path) -> None:
+    """Record every file of a folder in the manifest inside it."""
+    seal(sorted(folder.iterdir()), folder / MANIFEST)
+
+
+def folder_damaged(folder: Path) -> str | None:
+    """``damaged`` for a folder sealed by ``seal_folder``."""
+    return damaged(folder / MANIFEST)
+
+
 def damaged(manifest: Path) -> str | None:
     """The name of the first file that is missing or differs from its record (or the manifest's own
     name when it is missing or unreadable); None when every file is as written."""

@@ -160,7 +160,7 @@ def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
     path = latest(folder, segment_id)
     if path is None:
         return SegmentVectors.empty()
-    if checksums.damaged(path / checksums.MANIFEST) is not None:
+    if checksums.folder_damaged(path) is not None:
         if retry and not path.exists():
             return load(folder, segment_id, retry=False)  # just replaced
         return SegmentVectors.empty()  # the next indexing run computes them again
@@ -189,7 +189,7 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool 
     with their projection when the segment is ``complete`` and large."""
     folder.mkdir(exist_ok=True)
     target = folder / f"{segment_id}.{len(vectors)}"
-    if checksums.damaged(target / checksums.MANIFEST) is None:
+    if checksums.folder_damaged(target) is None:
         return  # the same passages are covered already
 
     def write(tmp: Path) -> None:
@@ -200,7 +200,7 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool 
             projection = Projection.of(vectors.passages, vectors.sentences)
             for name, array in zip(_PROJECTED, (projection.basis, projection.passages, projection.sentences)):
                 np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-        checksums.seal(sorted(tmp.iterdir()), tmp / checksums.MANIFEST)
+        checksums.seal_folder(tmp)
 
     replace_path(target, write)
     for name in os.listdir(folder):

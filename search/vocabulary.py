@@ -136,7 +136,7 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
             np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)
             np.save(tmp / f"{lang}.projected.npy", matrix @ basis, allow_pickle=False)
             (tmp / f"{lang}.json").write_text(json.dumps(words[lang], ensure_ascii=False), encoding="utf-8")
-        checksums.seal(sorted(tmp.iterdir()), tmp / checksums.MANIFEST)
+        checksums.seal_folder(tmp)
 
     replace_path(target, write)
     for old in _folders(folder):
@@ -177,7 +177,7 @@ def _newest(folder: Path) -> Path | None:
     """The folder of the newest vocabulary, if there is one and it is as it was written (a damaged
     one counts as none: the next indexing run writes it again)."""
     newest = max(_folders(folder), key=lambda path: int(path.name[len(PREFIX):]), default=None)
-    return newest if newest is None or checksums.damaged(newest / checksums.MANIFEST) is None else None
+    return newest if newest is None or checksums.folder_damaged(newest) is None else None
 
 
 def _folders(folder: Path) -> list[Path]:
