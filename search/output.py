@@ -7,7 +7,7 @@ import os
 from typing import TextIO
 
 from .highlight import Span
-from .searcher import Hit, Neighbour, Results
+from .searcher import Hit, Neighbour, Results, location
 
 _MATCH = "\x1b[1;31m"
 _META = "\x1b[35m"
@@ -41,7 +41,6 @@ def correction(results: Results) -> str | None:
     return f'showing results for "{results.corrected}" (typed "{results.query}")'
 
 
-
 def text_block(hit: Hit, colour: bool, around: Around | None = None) -> str:
     """``rank. path:line #passage [lang] score`` and the passage, its matched words marked; with
     ``around``, the passages before and after it, each as ``- path:line #passage`` and its text."""
@@ -55,8 +54,7 @@ def text_block(hit: Hit, colour: bool, around: Around | None = None) -> str:
 
 
 def _neighbour(hit: Hit, neighbour: Neighbour, colour: bool) -> str:
-    where = f"- {hit.doc}:{neighbour.line}" + (f" (page {neighbour.page})" if neighbour.page else "")
-    where = f"  {where} #{neighbour.passage}"
+    where = f"  - {location(hit.doc, neighbour.line, neighbour.page)} #{neighbour.passage}"
     if colour:
         where = f"{_META}{where}{_RESET}"
     return where + "\n    " + " ".join(neighbour.text.split())

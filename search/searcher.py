@@ -71,14 +71,18 @@ class Hit:
 
     @property
     def location(self) -> str:
-        """``path:line``, as grep and editors write a place in a file (`` (page N)`` for a PDF)."""
-        return f"{self.doc}:{self.line}" + (f" (page {self.page})" if self.page else "")
+        return location(self.doc, self.line, self.page)
 
     def to_json(self) -> dict:
         return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc,
                 "passage": self.passage, "line": self.line, "page": self.page, "lang": self.lang,
                 "text": self.text, "start": self.start, "end": self.end,
                 "highlights": [list(span) for span in self.highlights]}
+
+
+def location(doc: str, line: int, page: int | None) -> str:
+    """``path:line``, as grep and editors write a place in a file (`` (page N)`` for a PDF)."""
+    return f"{doc}:{line}" + (f" (page {page})" if page else "")
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ def context(snapshot: Snapshot, hit: Hit, count: int) -> tuple[list[Neighbour], 
     found = {}
     for docnum in snapshot.scorer.term(KEY, hit.key).docnums.tolist():
         stored = snapshot.stored(docnum)
-        if stored.get("passage") in wanted and stored.get("doc") == hit.doc:
+        if stored.get("passage") in wanted:  # the key's file record has none
             found[stored["passage"]] = Neighbour(stored["passage"], stored.get("line", 1), stored.get("page"),
                                                  stored["text"])
     ordered = [found[number] for number in sorted(found)]

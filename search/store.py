@@ -146,9 +146,10 @@ class Store:
         if generation < 0:
             raise IndexMissing(f"no index at {self.path} (build one with: search index PATH --index {self.path})")
         self.check_format()
+        toc = TOC._filename(INDEX_NAME, generation)
         try:
-            committed = os.stat(self.path / TOC._filename(INDEX_NAME, generation)).st_mtime
-            with self.storage.open_file(TOC._filename(INDEX_NAME, generation)) as stream:
+            committed = os.stat(self.path / toc).st_mtime
+            with self.storage.open_file(toc) as stream:
                 for _ in range(3):
                     stream.read_varint()  # the sizes of int, long and float
                 if stream.read_int() != -12345:
