@@ -35,10 +35,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import short  # bench/short.py, beside this script: the NTREX-128 documents
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 CORPUS = CORPORA / "wmt-news-en-ru"
-NTREX = CORPORA / "ntrex128-en-ru"
 LINES_PER_FILE = 20
 SHORT_QUERIES = 100
 COLD_RUNS = 5
@@ -155,18 +156,13 @@ def stock_whoosh(corpus: str, index: str) -> None:
 def headlines() -> dict[str, list[str]]:
     """The first line of each NTREX-128 news document (its headline), English and Russian;
     where a headline has fewer than 8 words, the lead sentence; cut to 15 words."""
-    ids = (NTREX / "DOCUMENT_IDS.tsv").read_text(encoding="utf-8").split()
-    found = {}
-    for lang, name in (("en", "newstest2019-src.eng.txt"), ("ru", "newstest2019-ref.rus.txt")):
-        lines = (NTREX / name).read_text(encoding="utf-8").replace("\r", "").splitlines()
-        firsts = [i for i, doc in enumerate(ids) if i == 0 or ids[i - 1] != doc]
-        chosen = []
-        for i in firsts:
-            words = lines[i].split()
+    found: dict[str, list[str]] = {"en": [], "ru": []}
+    for document in short.documents():
+        for lang, (headline, body) in document.items():
+            words = headline.split()
             if len(words) < 8:
-                words = lines[i + 1].split()
-            chosen.append(" ".join(words[:15]))
-        found[lang] = chosen
+                words = body.split("\n")[0].split()
+            found[lang].append(" ".join(words[:15]))
     return found
 
 
