@@ -35,6 +35,16 @@ def corpus(tmp_path: Path) -> Path:
     return folder
 
 
+def news(folder: Path, files: int, start: int = 0, langs: tuple[str, ...] = ("en", "ru")) -> Path:
+    """WMT news as files of ten lines (``{lang}{n}.txt``), the same number in each language."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang in langs:
+        lines = (CORPORA / "wmt-news-en-ru" / f"newstest2019-enru.{lang}").read_text(encoding="utf-8").splitlines()
+        for i in range(start, start + files // len(langs)):
+            (folder / f"{lang}{i:04}.txt").write_text("\n".join(lines[i * 10:(i + 1) * 10]) + "\n", encoding="utf-8")
+    return folder
+
+
 def write_dictd(folder: Path, entries: dict[str, str]) -> Path:
     """A dictd database (.index + .dict.dz) of headword -> entry body; returns its base path."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -23,7 +23,7 @@ import pytest
 from search import Index
 from search.errors import IndexBusy
 
-from .conftest import CORPORA, ROOT
+from .conftest import ROOT, news
 
 pytestmark = pytest.mark.faults
 
@@ -41,16 +41,6 @@ from search.launch import main
 main()
 """
 QUERY = "military cooperation with China"
-
-
-def _news(folder: Path, files: int, start: int = 0) -> Path:
-    """WMT news, ten English or Russian lines a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for lang in ("en", "ru"):
-        lines = (CORPORA / "wmt-news-en-ru" / f"newstest2019-enru.{lang}").read_text(encoding="utf-8").splitlines()
-        for i in range(start, start + files // 2):
-            (folder / f"{lang}{i:04}.txt").write_text("\n".join(lines[i * 10:(i + 1) * 10]) + "\n", encoding="utf-8")
-    return folder
 
 
 def _build(corpus: Path, index: Path, wrapper: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -81,7 +71,7 @@ def _seed(request: pytest.FixtureRequest) -> random.Random:
 
 
 def test_builds_killed_at_random_points_converge_to_a_fresh_build(tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
-    corpus = _news(tmp_path / "corpus", 80)
+    corpus = news(tmp_path / "corpus", 80)
     started = time.monotonic()
     assert _finished(_build(corpus, tmp_path / "fresh"))[0] == 0
     duration = time.monotonic() - started
@@ -131,7 +121,7 @@ def tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_a_full_disk_stops_the_build_with_a_clear_error_and_keeps_the_last_commit(tmp_path: Path,
                                                                                    tmpfs: Path) -> None:
-    small, large = _news(tmp_path / "small", 10), _news(tmp_path / "large", 600, start=10)
+    small, large = news(tmp_path / "small", 10), news(tmp_path / "large", 600, start=10)
     index = tmpfs / "index"
     assert _finished(_build(small, index))[0] == 0
     before = _state(index)
@@ -147,7 +137,7 @@ def test_a_full_disk_stops_the_build_with_a_clear_error_and_keeps_the_last_commi
 
 
 def test_two_writers_at_once_take_turns_and_both_files_sets_are_indexed(tmp_path: Path) -> None:
-    first, second = _news(tmp_path / "first", 60), _news(tmp_path / "second", 60, start=30)
+    first, second = news(tmp_path / "first", 60), news(tmp_path / "second", 60, start=30)
     index = tmp_path / "index"
     writers = [_build(first, index), _build(second, index)]
     finished = [_finished(w) for w in writers]
@@ -160,7 +150,7 @@ def test_two_writers_at_once_take_turns_and_both_files_sets_are_indexed(tmp_path
 def test_two_first_runs_at_once_both_succeed(tmp_path: Path) -> None:
     """Both find no index, so both would create one: the second used to fail on the first's
     table of contents (whoosh: "File '_passages_0.toc' exists") about one time in six."""
-    corpora = [_news(tmp_path / name, 2, start=i) for i, name in enumerate(("a", "b"))]
+    corpora = [news(tmp_path / name, 2, start=i) for i, name in enumerate(("a", "b"))]
     for attempt in range(16):
         index = tmp_path / f"index{attempt}"
         runs = [subprocess.Popen([sys.executable, "-m", "search", "index", str(c), "--index", str(index),
@@ -174,7 +164,7 @@ def test_two_first_runs_at_once_both_succeed(tmp_path: Path) -> None:
 
 def test_a_writer_that_waits_too_long_gives_up_with_a_clear_error(tmp_path: Path) -> None:
     index = Index(tmp_path / "index")
-    index.update([str(_news(tmp_path / "corpus", 4))])
+    index.update([str(news(tmp_path / "corpus", 4))])
     with index.store.writer():
         with pytest.raises(IndexBusy, match="being written by another process"):
             index.store.writer(timeout=0.2)
@@ -182,9 +172,9 @@ def test_a_writer_that_waits_too_long_gives_up_with_a_clear_error(tmp_path: Path
 
 def test_readers_during_a_write_see_whole_commits_only(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    first = _news(tmp_path / "corpus", 20)
+    first = news(tmp_path / "corpus", 20)
     assert _finished(_build(first, index))[0] == 0
-    _news(first, 300, start=20)
+    news(first, 300, start=20)
     writer = _build(first, index)
     seen = []
     with Index.open(index) as ix:

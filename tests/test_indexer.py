@@ -15,7 +15,7 @@ import pytest
 from search import Index, indexer, output, vectorize
 from search.errors import IndexBusy, InputError, Interrupted
 
-from .conftest import CORPORA, ROOT, SEEDS
+from .conftest import ROOT, news
 
 RUSSIAN = "Китай проявил интерес к высокотехнологичным образцам российского вооружения."
 
@@ -171,16 +171,8 @@ class _InterruptAfter:
                 raise KeyboardInterrupt
 
 
-def _news(folder: Path, files: int) -> Path:
-    folder.mkdir()
-    lines = (CORPORA / "wmt-news-en-ru" / "newstest2019-enru.en").read_text(encoding="utf-8").splitlines()
-    for i in range(files):
-        (folder / f"{i:03}.txt").write_text("\n".join(lines[i * 10:(i + 1) * 10]) + "\n", encoding="utf-8")
-    return folder
-
-
 def test_the_text_index_answers_before_its_vectors_exist(tmp_path: Path) -> None:
-    docs = _news(tmp_path / "docs", 5)
+    docs = news(tmp_path / "docs", 5, langs=("en",))
     index = Index(tmp_path / "ix")
     report = index.update([str(docs)], vectors=False)
     stats = index.stats()
@@ -196,7 +188,7 @@ def test_the_text_index_answers_before_its_vectors_exist(tmp_path: Path) -> None
 
 def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(vectorize, "VECTOR_CHUNK", 8)
-    docs = _news(tmp_path / "docs", 4)
+    docs = news(tmp_path / "docs", 4, langs=("en",))
     index = Index(tmp_path / "ix")
     with pytest.raises(Interrupted, match="text index is complete, vectors in part"):
         index.update([str(docs)], progress=_InterruptAfter("vectors", 3))
@@ -213,7 +205,7 @@ def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Pat
 def test_an_interrupted_text_phase_commits_the_files_it_finished(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(indexer, "TASK_BYTES", 2000)
     monkeypatch.setattr(indexer, "COMMIT_SECONDS", 0.0)
-    docs = _news(tmp_path / "docs", 12)
+    docs = news(tmp_path / "docs", 12, langs=("en",))
     index = Index(tmp_path / "ix")
     with pytest.raises(Interrupted) as stopped:
         index.update([str(docs)], workers=1, progress=_InterruptAfter("indexing", 4))
@@ -226,7 +218,7 @@ def test_an_interrupted_text_phase_commits_the_files_it_finished(tmp_path: Path,
 
 
 def test_no_text_is_encoded_twice(tmp_path: Path) -> None:
-    docs = _news(tmp_path / "docs", 3)
+    docs = news(tmp_path / "docs", 3, langs=("en",))
     copies = tmp_path / "copies"
     shutil.copytree(docs, copies)
     alone = Index(tmp_path / "alone").update([str(docs)])

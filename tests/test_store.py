@@ -2,10 +2,10 @@
 
 import gc
 import io
-import shutil
-import subprocess
 import os
 import pickle
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
