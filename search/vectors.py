@@ -60,11 +60,13 @@ class Projection:
 def principal_components(matrices: Iterable[np.ndarray]) -> np.ndarray:
     """The PROJECTED_DIMS directions that keep most of the rows, (DIM, PROJECTED_DIMS): the
     leading eigenvectors of XᵀX, gathered a block of rows at a time (an SVD of the rows
-    themselves held copies of them)."""
+    themselves held copies of them). Each block's product is single precision, their sum
+    double: four times as fast as double throughout, and the same subspace (the cosines
+    between the two bases' directions were all above 0.999999 on the 1x WMT index)."""
     gram = np.zeros((DIM, DIM), dtype=np.float64)
     for matrix in matrices:
         for start in range(0, len(matrix), 8192):
-            block = np.asarray(matrix[start:start + 8192], dtype=np.float64)
+            block = np.asarray(matrix[start:start + 8192], dtype=np.float32)
             gram += block.T @ block
     _, directions = np.linalg.eigh(gram)  # ascending eigenvalues
     return np.ascontiguousarray(directions[:, ::-1][:, :PROJECTED_DIMS], dtype=np.float32)
