@@ -121,32 +121,45 @@ def _backend_class():  # the package's numpy backend, imported with the model
             self._slot = np.full(len(self.table), -1, dtype=np.int64)  # token id -> row of the memo
             self._ids = np.full(MEMO_TOKENS, -1, dtype=np.int64)  # row -> token id
             self._hits = np.zeros(MEMO_TOKENS, dtype=np.int64)  # row -> uses, halved now and then
-            self._rows = np.empty((MEMO_TOKENS, width), dtype=np.float32)  # its pages are taken as rows fill
+            self._rows = np.empty((MEMO_TOKENS + 1, width), dtype=np.float32)  # pages taken as rows fill
+            self._rows[-1] = 0.0
             self._used = 0
             self._batches = 0
             self._lock = threading.Lock()  # a thread pool may share the model
 
-        def _token_rows(self, flat: np.ndarray) -> np.ndarray:
-            """Each token's [projection | its products with the first convolutions' blocks]."""
-            with self._lock:
-                slots = self._slot[flat]
-                seen = slots[slots >= 0]
-                self._hits[:self._used] += np.bincount(seen, minlength=self._used)
-                self._batches += 1
-                if self._batches % MEMO_AGEING == 0:
-                    self._hits >>= 1
-                if len(seen) == len(flat):
-                    return self._rows[slots]
+        def _first_convolutions(self, flat: np.ndarray, window: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+            """Each branch's projection of the tokens and its first convolution before the bias,
+            summed from the memo's rows (``window``: the window index, len(flat) outside a text)."""
+            with self._lock:  # rows are read before another thread may reuse them
+                table, slots = self._table(flat)
+                rows = np.append(slots, len(table) - 1)[window]  # the table's last row is zeros
+                branches, block = [], self.proj_W.shape[1]  # where branch i's products begin in a row
+                for i, (n, left) in enumerate(backend._ORDERS):
+                    first = backend._MAX_LEFT - left
+                    h = table[rows[:, first], block:block + cnn]
+                    for j in range(1, n):
+                        h += table[rows[:, first + j], block + j * cnn:block + (j + 1) * cnn]
+                    branches.append((table[slots, i * cnn:(i + 1) * cnn], h))
+                    block += n * cnn
+                return branches
+
+        def _table(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Rows holding each token's [projection | its products with the first convolutions'
+            blocks] and a last row of zeros, and each token's row: the memo's, where it has room."""
+            slots = self._slot[flat]
+            seen = slots[slots >= 0]
+            self._hits[:self._used] += np.bincount(seen, minlength=self._used)
+            self._batches += 1
+            if self._batches % MEMO_AGEING == 0:
+                self._hits >>= 1
+            if len(seen) < len(flat):
                 self._memorise(np.unique(flat[slots < 0]), keep=seen)
                 slots = self._slot[flat]
-                if (slots >= 0).all():
-                    return self._rows[slots]
-                rows = np.empty((len(flat), self._rows.shape[1]), dtype=np.float32)
-                known = slots >= 0
-                rows[known] = self._rows[slots[known]]
-                rest, where = np.unique(flat[~known], return_inverse=True)  # more new ids than rows
-                rows[~known] = self._compute(rest)[where]
-                return rows
+                if (slots < 0).any():  # more new ids than the memo has rows: this text's own rows
+                    ids, slots = np.unique(flat, return_inverse=True)
+                    rows = self._compute(ids)
+                    return np.vstack([rows, np.zeros_like(rows[:1])]), slots
+            return self._rows, slots
 
         def _memorise(self, ids: np.ndarray, keep: np.ndarray) -> None:
             """Give ids rows: free ones, then those of the least used ids not in ``keep``."""
@@ -177,6 +190,23 @@ def _backend_class():  # the package's numpy backend, imported with the model
             backend._layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
             return np.hstack([x, *(x[:, i * cnn:(i + 1) * cnn] @ b for i, b in enumerate(self._blocks))])
 
+        def _normalised_sums(self, feats: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+            """Each text's sum of layernorm(feature row) over its tokens, without normalising the rows:
+            the sum of gamma * (f_t - mu_t) * s_t + beta is gamma * (sum s_t f_t - sum s_t mu_t) + n beta,
+            and sum s_t f_t is one product of the rows with a matrix of each text's s_t."""
+            width = feats.shape[1]
+            mu = feats.mean(axis=1)
+            var = np.einsum("ij,ij->i", feats, feats) / width - mu * mu
+            scale = np.reciprocal(np.sqrt(np.maximum(var, 0) + self.eps))
+            text = np.repeat(np.arange(len(lens)), lens)
+            weights = np.zeros((len(lens), len(feats)), dtype=np.float32)
+            weights[text, np.arange(len(feats))] = scale
+            sums = weights @ feats
+            sums -= np.add.reduceat(scale * mu, starts)[:, None]
+            sums *= self.ln_g
+            sums += lens[:, None].astype(np.float32) * self.ln_b
+            return sums
+
         def _encode_batch(self, group, n_tokens, out):  # type: ignore[no-untyped-def]
             # As NumpyBackend._encode_batch, but for the memoised rows above.
             lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
@@ -189,19 +219,11 @@ def _backend_class():  # the package's numpy backend, imported with the model
             np.copyto(emb, self.table[flat])
             emb *= self.scale[chunk, None]
             emb += self.lo[chunk, None]
-            rows = np.zeros((n_tokens + 1, self._rows.shape[1]), dtype=np.float32)  # row n_tokens: zero padding
-            rows[:n_tokens] = self._token_rows(flat)
             idx = self._window_index(starts, lens, n_tokens)
             buf = np.empty((n_tokens + 1, cnn), dtype=np.float32)
             buf[n_tokens] = 0.0
-            block = self.proj_W.shape[1]  # where branch i's products begin in a row
-            for i, (n, left) in enumerate(backend._ORDERS):
-                xs = rows[:n_tokens, i * cnn:(i + 1) * cnn]
+            for i, ((n, left), (xs, h)) in enumerate(zip(backend._ORDERS, self._first_convolutions(flat, idx))):
                 cols = idx[:, backend._MAX_LEFT - left:backend._MAX_LEFT - left + n]
-                h = rows[cols[:, 0], block:block + cnn]
-                for j in range(1, n):
-                    h += rows[cols[:, j], block + j * cnn:block + (j + 1) * cnn]
-                block += n * cnn
                 h += self.b1[i]
                 np.maximum(h, 0, out=h)
                 h += xs
@@ -212,9 +234,8 @@ def _backend_class():  # the package's numpy backend, imported with the model
                 np.maximum(c2, 0, out=c2)
                 c2 += h
                 feats[:, off:off + cnn] = c2
-            del rows, buf
-            backend._layernorm(feats, self.ln_g, self.ln_b, self.eps)
-            mean = np.add.reduceat(feats, starts, axis=0) @ self.cnn_W
+            del buf
+            mean = self._normalised_sums(feats, starts, lens) @ self.cnn_W
             flens = lens.astype(np.float32)
             mean += flens[:, None] * self.cnn_b
             mean *= np.reciprocal(np.sqrt(flens))[:, None]
