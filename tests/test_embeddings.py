@@ -46,6 +46,17 @@ def test_the_memoised_forward_pass_gives_the_packages_own_vectors(monkeypatch) -
     assert np.abs(embeddings.encode(lines) - package).max() < 1e-5
 
 
+def test_minimal_filtering_computes_each_windowed_sum_of_the_second_convolutions() -> None:
+    """y_o = sum_j x_(o+j) w_j for the encoder's windows (2, 3 and 5) and tile sizes 2 to 6."""
+    x = np.array([3.0, -1.0, 4.0, 1.0, -5.0, 9.0, 2.0, -6.0, 5.0, 3.0])
+    w = np.array([2.0, -7.0, 1.0, 8.0, -2.0])
+    for m in range(2, 7):
+        for r in (2, 3, 5):
+            after, kernel, before = embeddings._toom_cook(m, r)
+            y = after @ ((kernel @ w[:r]) * (before @ x[:m + r - 1]))
+            assert np.allclose(y, [x[o:o + r] @ w[:r] for o in range(m)], atol=1e-9), (m, r)
+
+
 def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
     texts = [f"Sentence number {i} about military cooperation." for i in range(embeddings.BATCH * 2 + 5)]
     with ThreadPoolExecutor(2) as executor:
