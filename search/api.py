@@ -22,7 +22,7 @@ from .languages import LANGS
 from .languages.lexicon import dictionary_available
 from .ranking import RANKING, Ranking
 from .schema import FILE, KIND
-from .searcher import Cross, Hit, Neighbour, Results, context, search
+from .searcher import Cross, Results, search
 from .snapshot import Snapshots
 from .store import Store, default_location
 
@@ -72,16 +72,13 @@ class Index:
         self._snapshots.close()
 
     def search(self, query: str, *, limit: int = 10, lang: str | None = None,
-               cross: bool | Cross = True) -> Results:
+               cross: bool | Cross = True, context: int = 0) -> Results:
         """Ranked passages for a query; ``cross=False`` searches the literal query only,
-        ``cross=Cross(names=False)`` leaves out one mechanism."""
+        ``cross=Cross(names=False)`` leaves out one mechanism; ``context=N`` gives each hit the
+        N passages before and after it in its document (``Hit.context``), like grep -C."""
         with self._snapshots.acquire() as snapshot:
-            return search(snapshot, query, limit=limit, lang=lang, cross=cross)  # type: ignore[arg-type]
-
-    def context(self, hit: Hit, count: int) -> tuple[list[Neighbour], list[Neighbour]]:
-        """Up to ``count`` passages before and after a hit in its document, like grep -C."""
-        with self._snapshots.acquire() as snapshot:
-            return context(snapshot, hit, count)
+            return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
+                          context=context)
 
     def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True,
                progress: Progress | None = None, warn: Warn | None = None,

@@ -181,7 +181,8 @@ def query_command(
     found = False
     with api.Index.open(index) as ix:
         for qid, query in queries:
-            results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross)
+            results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross,
+                                context=context_passages)
             found = found or bool(results.hits)
             repaired = output.correction(results)
             if repaired:
@@ -192,9 +193,8 @@ def query_command(
             if qid is not None and not json_output:
                 typer.echo(f"# {qid}: {query}")
             for hit in results.hits:
-                around = ix.context(hit, context_passages) if context_passages else None
-                typer.echo(output.json_line(hit, qid, results.corrected, around) if json_output
-                           else output.text_block(hit, colour, around))
+                typer.echo(output.json_line(hit, qid, results.corrected) if json_output
+                           else output.text_block(hit, colour))
     raise typer.Exit(ExitCode.OK if found else ExitCode.NO_HITS)
 
 

@@ -19,16 +19,12 @@ def use_colour(stream: TextIO) -> bool:
     return "NO_COLOR" not in os.environ and stream.isatty()
 
 
-Around = tuple[list[Neighbour], list[Neighbour]]
-"""The passages before and after a hit (``--context``)."""
-
-
-def json_line(hit: Hit, qid: str | None = None, corrected: str | None = None, around: Around | None = None) -> str:
+def json_line(hit: Hit, qid: str | None = None, corrected: str | None = None) -> str:
     """One hit as a JSON object; ``corrected``: the query searched with, when a mistyped word of
-    the typed one was repaired (else null); with ``around``, its "before" and "after" passages."""
+    the typed one was repaired (else null); with its context, its "before" and "after" passages."""
     record = {**hit.to_json(), "corrected": corrected}
-    if around is not None:
-        record["before"], record["after"] = ([n.to_json() for n in side] for side in around)
+    if hit.context is not None:
+        record["before"], record["after"] = ([n.to_json() for n in side] for side in hit.context)
     if qid is not None:
         record = {"qid": qid, **record}
     return json.dumps(record, ensure_ascii=False)
@@ -41,13 +37,13 @@ def correction(results: Results) -> str | None:
     return f'showing results for "{results.corrected}" (typed "{results.query}")'
 
 
-def text_block(hit: Hit, colour: bool, around: Around | None = None) -> str:
-    """``rank. path:line #passage [lang] score`` and the passage, its matched words marked; with
-    ``around``, the passages before and after it, each as ``- path:line #passage`` and its text."""
+def text_block(hit: Hit, colour: bool) -> str:
+    """``rank. path:line #passage [lang] score`` and the passage, its matched words marked; with its
+    context, the passages before and after it, each as ``- path:line #passage`` and its text."""
     head = f"{hit.rank}. {hit.location} #{hit.passage} [{hit.lang}] score {hit.score:.3f}"
     if colour:
         head = f"{_META}{head}{_RESET}"
-    before, after = around or ([], [])
+    before, after = hit.context or ((), ())
     body = "    " + " ".join(_marked(hit.text, hit.highlights, colour).split())
     lines = [head, *(_neighbour(hit, n, colour) for n in before), body, *(_neighbour(hit, n, colour) for n in after)]
     return "\n".join(lines) + "\n"

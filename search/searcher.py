@@ -9,7 +9,7 @@ candidates (``alignment``). Everything a query reads comes from one snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from whoosh import query as wq
@@ -48,6 +48,19 @@ class Cross:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A passage next to a hit in its document (``--context``)."""
+
+    passage: int
+    line: int
+    page: int | None
+    text: str
+
+    def to_json(self) -> dict:
+        return {"passage": self.passage, "line": self.line, "page": self.page, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked passage."""
 
@@ -68,6 +81,8 @@ class Hit:
     """The parts of the score (for --explain)."""
     key: str = ""
     """The document's identity in the index (its resolved path)."""
+    context: tuple[tuple[Neighbour, ...], tuple[Neighbour, ...]] | None = None
+    """The passages before and after it in its document, when asked for (``--context``)."""
 
     @property
     def location(self) -> str:
@@ -109,11 +124,12 @@ class Results:
 
 
 def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None = None,
-           cross: bool | Cross = True) -> Results:
+           cross: bool | Cross = True, context: int = 0) -> Results:
     """Run one query against a snapshot of an index.
 
     ``cross``: True for every cross-language mechanism, False for the literal
-    query only, or a Cross choosing some of them.
+    query only, or a Cross choosing some of them. ``context``: each hit comes with
+    up to this many passages before and after it, from the same snapshot.
     """
     if limit < 1:
         raise InputError("--limit must be at least 1")
@@ -149,24 +165,13 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     ranked = fuse(lexical, similarity, aligned, content_words=words, ranking=ranking)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
+    if context:
+        hits = [replace(hit, context=_around(snapshot, hit, context)) for hit in hits]
     return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0,
                    repaired.corrections, repaired.text)
 
 
-@dataclass(frozen=True)
-class Neighbour:
-    """A passage next to a hit in its document (``--context``)."""
-
-    passage: int
-    line: int
-    page: int | None
-    text: str
-
-    def to_json(self) -> dict:
-        return {"passage": self.passage, "line": self.line, "page": self.page, "text": self.text}
-
-
-def context(snapshot: Snapshot, hit: Hit, count: int) -> tuple[list[Neighbour], list[Neighbour]]:
+def _around(snapshot: Snapshot, hit: Hit, count: int) -> tuple[tuple[Neighbour, ...], tuple[Neighbour, ...]]:
     """Up to ``count`` passages before a hit and after it in its document, in order."""
     wanted = set(range(hit.passage - count, hit.passage + count + 1)) - {hit.passage}
     found = {}
@@ -176,7 +181,8 @@ def context(snapshot: Snapshot, hit: Hit, count: int) -> tuple[list[Neighbour], 
             found[stored["passage"]] = Neighbour(stored["passage"], stored.get("line", 1), stored.get("page"),
                                                  stored["text"])
     ordered = [found[number] for number in sorted(found)]
-    return [n for n in ordered if n.passage < hit.passage], [n for n in ordered if n.passage > hit.passage]
+    return (tuple(n for n in ordered if n.passage < hit.passage),
+            tuple(n for n in ordered if n.passage > hit.passage))
 
 
 def _translator(snapshot: Snapshot, mechanisms: Cross) -> Translator:

@@ -16,6 +16,19 @@ def test_open_search_and_get_typed_hits(seeds_index: Index) -> None:
     assert set(hit.to_json()) >= {"rank", "score", "doc", "passage", "lang", "text", "start", "end"}
 
 
+def test_hits_carry_the_passages_around_them_when_asked(seeds_index: Index) -> None:
+    """context=N, as grep -C: the passages before and after each hit in its document, in order."""
+    plain = seeds_index.search("Rosoboronexport", limit=3)
+    assert all(hit.context is None for hit in plain.hits)
+    for hit in seeds_index.search("Rosoboronexport", limit=3, context=2).hits:
+        assert hit.context is not None
+        before, after = hit.context
+        assert [n.passage for n in before] == list(range(max(0, hit.passage - 2), hit.passage))
+        assert all(n.passage > hit.passage for n in after) and len(after) <= 2
+        assert [n.passage for n in after] == sorted(n.passage for n in after)
+        assert all(n.text and n.line >= 1 for n in before + after)
+
+
 def test_opening_a_missing_index_raises(tmp_path: Path) -> None:
     with pytest.raises(IndexMissing):
         Index.open(tmp_path / "nothing")
