@@ -37,8 +37,8 @@ BATCH = 64
 """Texts per task given to a worker: large enough to amortise the hand-over."""
 
 
-MEMO_TOKENS = 4_000
-"""Token ids whose per-token rows a process that answers queries keeps (13 KB each: 52 MB when
+MEMO_TOKENS = 2_000
+"""Token ids whose per-token rows a process that answers queries keeps (13 KB each: 26 MB when
 full), so a long batch of queries or a server does not grow without bound. When the memo is
 full, a new id takes the row of the least used (uses are halved every MEMO_AGEING batches)."""
 CORPUS_MEMO_TOKENS = 20_000
