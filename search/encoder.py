@@ -44,6 +44,15 @@ def toom_cook(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _CNN = backend._CNN_DIM  # channels of each branch
+Tiles = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Each tile's first token, and the start and end of its text (tiles never span two texts)."""
+
+
+def _tiles(starts: np.ndarray, lens: np.ndarray) -> Tiles:
+    """The TILE-token tiles of texts laid end to end (a text's last tile may run past its end)."""
+    count = (lens + TILE - 1) // TILE
+    lo, hi = np.repeat(starts, count), np.repeat(starts + lens, count)
+    return lo + TILE * (np.arange(len(lo)) - np.repeat(np.cumsum(count) - count, count)), lo, hi
 
 
 class Encoder(backend.NumpyBackend):
@@ -131,11 +140,16 @@ class Encoder(backend.NumpyBackend):
         self._slot[ids], self._ids[free], self._hits[free] = free, ids, 1
         self._rows[free] = self._compute(ids)
 
-    def _compute(self, ids: np.ndarray) -> np.ndarray:
+    def _embeddings(self, ids: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The tokens' embeddings, dequantised from the package's uint8 table into ``out``."""
         chunk = ids % backend._NUM_CHUNKS
-        emb = self.table[ids].astype(np.float32)
-        emb *= self.scale[chunk, None]
-        emb += self.lo[chunk, None]
+        np.copyto(out, self.table[ids])
+        out *= self.scale[chunk, None]
+        out += self.lo[chunk, None]
+        return out
+
+    def _compute(self, ids: np.ndarray) -> np.ndarray:
+        emb = self._embeddings(ids, np.empty((len(ids), backend._EMB_DIM), dtype=np.float32))
         x = emb @ self.proj_W
         x += self.proj_b
         backend._layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
@@ -158,15 +172,13 @@ class Encoder(backend.NumpyBackend):
         sums += lens[:, None].astype(np.float32) * self.ln_b
         return sums
 
-    def _second_convolution(self, i: int, buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    def _second_convolution(self, i: int, buf: np.ndarray, tiles: Tiles) -> np.ndarray:
         """Branch i's second convolution (before the bias) of the rows of ``buf`` (its last row
         zeros), each text's tokens in TILE-sized tiles: transformed, multiplied, transformed back."""
         n, left = backend._ORDERS[i]
         after, before, blocks = self._second[i]
         size = TILE + n - 1
-        tiles = (lens + TILE - 1) // TILE
-        lo, hi = np.repeat(starts, tiles), np.repeat(starts + lens, tiles)
-        first = lo + TILE * (np.arange(len(lo)) - np.repeat(np.cumsum(tiles) - tiles, tiles))
+        first, lo, hi = tiles
         window = first[:, None] - left + np.arange(size)
         window = np.where((window >= lo[:, None]) & (window < hi[:, None]), window, len(buf) - 1)
         inputs = (before @ buf[window.T].reshape(size, -1)).reshape(size, len(first), _CNN)
@@ -182,12 +194,9 @@ class Encoder(backend.NumpyBackend):
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
         feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
-        emb = feats[:, :backend._EMB_DIM]
-        chunk = flat % backend._NUM_CHUNKS
-        np.copyto(emb, self.table[flat])
-        emb *= self.scale[chunk, None]
-        emb += self.lo[chunk, None]
+        self._embeddings(flat, feats[:, :backend._EMB_DIM])
         idx = self._window_index(starts, lens, n_tokens)
+        tiles = _tiles(starts, lens)
         buf = np.empty((n_tokens + 1, _CNN), dtype=np.float32)
         buf[n_tokens] = 0.0
         for i, ((n, left), (xs, h)) in enumerate(zip(backend._ORDERS, self._first_convolutions(flat, idx))):
@@ -196,7 +205,7 @@ class Encoder(backend.NumpyBackend):
             h += xs
             buf[:n_tokens] = h
             off = backend._EMB_DIM + i * _CNN
-            c2 = self._second_convolution(i, buf, starts, lens)
+            c2 = self._second_convolution(i, buf, tiles)
             c2 += self.b2[i]
             np.maximum(c2, 0, out=c2)
             c2 += h

@@ -78,11 +78,11 @@ def fill(writer: Writer, tally: Tally, progress: Progress, workers: int, commit_
             raise
 
 
-def _one_blas_thread(workers: bool) -> ContextManager[object]:
+def _one_blas_thread(beside_workers: bool) -> ContextManager[object]:
     """Beside the workers, this process's own matrix work (the vectors' and vocabulary's principal
     components) runs on one BLAS thread: with the cores taken, OpenBLAS's threads waited on each
     other so long that a 512x512 eigendecomposition took 3 s instead of 20 ms."""
-    if not workers:
+    if not beside_workers:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
