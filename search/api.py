@@ -96,7 +96,7 @@ class Index:
             covered = snapshot.vectors.coverage.covered
             segments = len(snapshot.leaves)
             committed = snapshot.commit.committed
-        size = sum(_size(f) for f in self.store.path.rglob("*"))
+        size = _disk_size(self.store.path)
         updated = datetime.fromtimestamp(committed, timezone.utc).isoformat(timespec="seconds")
         return Stats(str(self.store.path), documents, passages, covered, segments, size, updated,
                      dictionary_available())
@@ -107,9 +107,15 @@ def default_index_missing(path: str | None) -> bool:
     return path is None and not Store(default_location()).exists()
 
 
-def _size(path: Path) -> int:
-    """A file's size; 0 for a folder, or a file a writer removed meanwhile."""
-    try:
-        return path.stat().st_size if path.is_file() else 0
-    except OSError:
-        return 0
+def _disk_size(folder: Path) -> int:
+    """The bytes of a folder's files. A writer may be renaming its temporary files and folders
+    into place meanwhile: what vanishes while it is read counts as nothing (os.walk passes over a
+    folder it cannot list, where pathlib's rglob raised FileNotFoundError)."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(parent, name), follow_symlinks=False).st_size
+            except OSError:
+                pass
+    return total
