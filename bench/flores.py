@@ -16,8 +16,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from search import Index, alignment
+from search import Index
 from search.languages import other
+from search.ranking import alignment
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "flores200-devtest-en-ru"
 FILES = {"en": "eng_Latn.devtest", "ru": "rus_Cyrl.devtest"}

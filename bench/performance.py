@@ -112,7 +112,7 @@ def pdf_speed(work: Path) -> dict[str, float]:
 
 ENCODER = """
 import sys, time, threadpoolctl
-from search import embeddings
+from search.vectors import embeddings
 lines = sys.stdin.read().splitlines()
 embeddings.load_for_corpus()  # as an indexing worker does
 embeddings.encode(lines[:64])
@@ -147,7 +147,7 @@ def stock_whoosh(corpus: str, index: str) -> None:
     from whoosh import index as whoosh_index
     from whoosh.analysis import StemmingAnalyzer
 
-    from search.passages import split_passages
+    from search.ingest.passages import split_passages
 
     Path(index).mkdir(parents=True)
     schema = fields.Schema(doc=fields.ID(stored=True), text=fields.TEXT(analyzer=StemmingAnalyzer(), stored=True))

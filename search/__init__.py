@@ -3,8 +3,12 @@
     from search import Index
     hits = Index.open("index").search("Rosoboronexport").hits
 
-Data flows one way: sources (files -> documents) -> passages -> analysis ->
-indexer/store; query (parser -> translate -> compile) -> searcher -> output.
+Data flows one way, and the sub-packages are its stages: ``ingest`` (files ->
+documents -> passages) -> ``analysis`` -> ``storage`` (segments, commits) ->
+``vectors``, run by ``indexer`` on ``workers``; ``query`` (repair -> parse ->
+translate -> compile) -> ``ranking`` (candidates -> fused ranking), run by
+``searcher`` over a ``snapshot`` of one commit -> ``output``. ``api`` and ``cli``
+sit on top.
 
 The names below load on first use, so that ``search.launch`` can start loading
 the sentence encoder before the rest of the package is imported.

@@ -20,11 +20,11 @@ from .errors import IndexMissing
 from .indexer import Progress, Report, Warn, index_paths
 from .languages import LANGS
 from .languages.lexicon import dictionary_available
-from .ranking import RANKING, Ranking
-from .schema import FILE, KIND
+from .ranking.fusion import RANKING, Ranking
 from .searcher import Cross, Results, search
 from .snapshot import Snapshots
-from .store import Store, default_location
+from .storage.schema import FILE, KIND
+from .storage.store import Store, default_location
 
 DEFAULT_SOURCES = ["seeds"]
 """What `search index` reads when given no path, and `search query` builds a missing index from."""

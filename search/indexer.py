@@ -28,17 +28,17 @@ from typing import Callable, Iterator, Literal, Protocol
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage
 
-from . import vectorize
-from .codec import ArrayCodec
 from .errors import IndexUnwritable, Interrupted
-from .formats import locations
+from .ingest.formats import locations
+from .ingest.passages import split_passages
+from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .languages import lexicon
-from .passages import split_passages
-from .schema import FILE, KEY, KIND, LANG, PASSAGE, schema
-from .segments import SegmentBuilder
-from .sources import Document, SourceFile, Undecodable, discover, read, root_key
-from .store import Store, Writer
-from .workers import cores, executor, ordered, stop
+from .storage.codec import ArrayCodec
+from .storage.schema import FILE, KEY, KIND, LANG, PASSAGE, schema
+from .storage.segments import SegmentBuilder
+from .storage.store import Store, Writer
+from .vectors import vectorize
+from .workers.local import cores, executor, ordered, stop
 
 COMMIT_SECONDS = 30.0
 """Both phases commit what they have done at least this often: an interrupted run loses no more."""

@@ -16,10 +16,10 @@ import threading
 
 
 def _load_encoder() -> None:
-    from . import tokenizer
+    from .vectors import tokenizer
 
     tokenizer.tokenizer()  # first: it needs no numpy, and its C loader runs beside the imports
-    from . import embeddings
+    from .vectors import embeddings
 
     embeddings.preload(wait=True)
 

@@ -6,7 +6,7 @@ import json
 import os
 from typing import TextIO
 
-from .highlight import Span
+from .ranking.highlight import Span
 from .searcher import Hit, Neighbour, Results, location
 
 _MATCH = "\x1b[1;31m"

@@ -14,19 +14,20 @@ from typing import Sequence
 
 from whoosh import query as wq
 
-from . import alignment, embeddings
 from .analysis import fold
 from .errors import InputError
-from .highlight import Span, matched_spans
 from .languages import Lang
 from .query.compile import compile_query
 from .query.parser import parse
 from .query.repair import Correction, Repaired, repair
 from .query.translate import Expanded, Translator, expansions
-from .ranking import Fused, fuse
-from .schema import EXACT, KEY, LANG
-from .scoring import Unsupported
+from .ranking import alignment
+from .ranking.fusion import Fused, fuse
+from .ranking.highlight import Span, matched_spans
+from .ranking.scoring import Unsupported
 from .snapshot import Coverage, Snapshot
+from .storage.schema import EXACT, KEY, LANG
+from .vectors import embeddings
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def _lexical(snapshot: Snapshot, query: wq.Query, k: int) -> dict[int, float]:
     try:
         return dict(snapshot.scorer.evaluate(query).top(k))
     except Unsupported:
-        # Block-quality skipping is safe with matchers' corrections (tests/test_matchers.py).
+        # Block-quality skipping is safe with matchers' corrections (tests/ranking/test_matchers.py).
         return {hit.docnum: hit.score for hit in snapshot.searcher.search(query, limit=k, optimize=True)}
 
 

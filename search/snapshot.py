@@ -21,16 +21,17 @@ from whoosh.index import FileIndex
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from . import alignment, vectors, vocabulary
 from .analysis import fold
-from .embeddings import DIM
 from .languages import Lang, lexicon, script_of
 from .query.repair import Spelling, Words
-from .ranking import RANKING, Ranking
-from .schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
-from .scoring import Leaf, Matches, Scorer
-from .store import Commit, Store
-from .wordvectors import WordVectors
+from .ranking import alignment
+from .ranking.fusion import RANKING, Ranking
+from .ranking.scoring import Leaf, Matches, Scorer
+from .storage.schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
+from .storage.store import Commit, Store
+from .vectors import stored, vocabulary
+from .vectors.embeddings import DIM
+from .vectors.wordvectors import WordVectors
 
 
 class Snapshot:
@@ -73,7 +74,7 @@ class Snapshot:
     @cached_property
     def vectors(self) -> "PassageVectors":
         folder = self.store.vectors_folder()
-        return PassageVectors([(leaf, vectors.load(folder, leaf.segment.segment_id())) for leaf in self.leaves],
+        return PassageVectors([(leaf, stored.load(folder, leaf.segment.segment_id())) for leaf in self.leaves],
                               self.passages)
 
     @cached_property
@@ -149,7 +150,7 @@ segment's rows are read (a row read maps a whole large folio: at 4x, 219 MB for 
 class PassageVectors:
     """The vectors of a snapshot's passages, segment by segment, by global docnum."""
 
-    def __init__(self, parts: list[tuple[Leaf, vectors.SegmentVectors]],
+    def __init__(self, parts: list[tuple[Leaf, stored.SegmentVectors]],
                  passages_of: Callable[[Lang | None], Matches]) -> None:
         self.parts = [(leaf.docbase + found.rows.astype(np.int64), found) for leaf, found in parts if len(found)]
         self.passages_of = passages_of
@@ -195,7 +196,7 @@ class PassageVectors:
             score = found.estimates if found.projection is not None else found.similarities
             values = np.where(mask[read], np.concatenate([score(query, start, stop) for start, stop in spans]), -np.inf)
             if found.projection is not None:  # the best estimates, scored exactly
-                size = min(vectors.SHORTLIST_PER_HIT * k, int(mask.sum()))
+                size = min(stored.SHORTLIST_PER_HIT * k, int(mask.sum()))
                 positions = np.sort(read[np.argpartition(-values, size - 1)[:size]])
                 docnums.append(rows[positions])
                 similarities.append(found.exact(positions, query))
@@ -228,7 +229,7 @@ class PassageVectors:
                 self._let_go(part)
         return found
 
-    def _let_go(self, found: vectors.SegmentVectors) -> None:
+    def _let_go(self, found: stored.SegmentVectors) -> None:
         """After each read of a segment's full vectors: their pages stay in the system's file cache,
         but a long session does not come to hold them all. (The vocabularies are kept mapped: at
         most vocabulary.MAX_WORDS rows a language, 61 MB, which every query reads from; faulting

@@ -33,7 +33,8 @@ COMMIT_SECONDS = 0.3
 """The builds under test commit this often (30 s in use), so that kills fall between commits."""
 CHILD = """
 import sys
-from search import indexer, vectorize
+from search import indexer
+from search.vectors import vectorize
 indexer.COMMIT_SECONDS = float(sys.argv[1])
 vectorize.PARALLEL_TEXTS = 100  # the encoder's worker processes are killed too
 sys.argv = ["search", *sys.argv[2:]]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, indexer, output, vectorize
+from search import Index, indexer, output
 from search.errors import IndexBusy, InputError, Interrupted
+from search.vectors import vectorize
 
 from .conftest import ROOT, news
 

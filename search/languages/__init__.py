@@ -4,6 +4,8 @@ Each concern has one module: `characters` (dashes, apostrophes, quotes, scripts)
 `russian` (lemmas), `english` (stems and spelling variants), `names` (a phonetic
 key shared by Latin and Cyrillic spellings) and `lexicon` (English <-> Russian
 translations). Nothing else in the package knows about a particular language.
+
+May import: search.files.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from whoosh import query as wq
 
 from ..analysis import fold, normal_forms, words
 from ..languages import is_stopword
-from ..ranking import RANKING, Ranking
-from ..schema import BODY, EXACT, KIND, NAMES, PASSAGE
+from ..ranking.fusion import RANKING, Ranking
+from ..storage.schema import BODY, EXACT, KIND, NAMES, PASSAGE
 from .parser import And, Node, Not, Phrase, Term
 from .translate import Alternative, Expanded
 

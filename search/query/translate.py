@@ -22,8 +22,8 @@ import numpy as np
 from ..analysis import name_keys, normal_forms, words
 from ..languages import Lang, is_stopword, other, script_of
 from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
-from ..ranking import RANKING, Ranking
-from ..vocabulary import Vocabulary
+from ..ranking.fusion import RANKING, Ranking
+from ..vectors.vocabulary import Vocabulary
 from .parser import And, Node, Not, Or, Term
 
 Origin = Literal["dictionary", "glossary", "names", "embeddings"]

@@ -1,0 +1,9 @@
+"""Files -> documents -> passages: what indexing reads, before anything is analysed.
+
+``sources`` finds the files under the given paths and decodes each into a document
+(detecting its encoding; HTML by its visible text), ``formats`` extracts the text of
+PDF, DOCX, ODT and RTF files and says where each page starts, and ``passages`` splits
+a document's text into passages and tells each one's language.
+
+May import: search.languages, search.errors, search.files.
+"""

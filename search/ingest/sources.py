@@ -1,0 +1,221 @@
+"""Files -> documents: find indexable files under the given paths and decode them.
+
+Handles UTF-8 (with or without BOM), UTF-16, Windows-1251 and KOI8-R, and keeps
+only the visible text of HTML. Binary and undecodable files are refused with a
+reason, so that the indexer can skip them with a warning.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import InputError
+from . import formats
+from .formats import Undecodable
+
+SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
+_HTML_SUFFIXES = frozenset({".html", ".htm"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """An indexable file: its path as the user named it, and its identity on disk."""
+
+    path: str
+    key: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def name(self) -> str:
+        """The path as the index and every output carry it (``printable``)."""
+        return printable(self.path)
+
+
+def printable(path: str) -> str:
+    """A path as UTF-8 text: bytes of a name that are not UTF-8 (from another system's encoding,
+    which Python keeps as lone surrogates) become \\xNN escapes, as ``ls -b`` shows them."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A decoded document."""
+
+    source: SourceFile
+    text: str
+    sha1: str
+    encoding: str
+    """The text's encoding, or the format it was extracted from ("pdf", "docx", "odt", "rtf")."""
+
+    @property
+    def paged(self) -> bool:
+        """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
+        return self.encoding == "pdf"
+
+
+def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Iterator[SourceFile]:
+    """The indexable files named by paths, folders searched recursively, in a stable order;
+    files of other kinds are counted by suffix in ``unsupported`` (hidden ones are not).
+
+    Raises InputError for a path that does not exist.
+    """
+    for path in paths:
+        if not os.path.exists(path):
+            raise InputError(f"no such file or folder: {path}")
+    seen: set[str] = set()
+    for path in paths:
+        for file in _walk(path):
+            suffix = Path(file).suffix.lower()
+            if suffix not in SUFFIXES:
+                if unsupported is not None:
+                    unsupported[suffix or "(no suffix)"] += 1
+                continue
+            source = _source(file)
+            if source and source.key not in seen:
+                seen.add(source.key)
+                yield source
+
+
+def _walk(path: str) -> Iterator[str]:
+    if os.path.isfile(path):
+        yield path
+        return
+    for folder, subfolders, files in os.walk(path):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield os.path.join(folder, name)
+
+
+def _source(path: str) -> SourceFile | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return SourceFile(os.path.normpath(path), printable(os.path.realpath(path)), stat.st_size, stat.st_mtime_ns)
+
+
+def root_key(path: str) -> str:
+    """The identity of a path given to the indexer, to tell which indexed files lie under it."""
+    return printable(os.path.realpath(path))
+
+
+def read(source: SourceFile) -> Document:
+    """Read and decode one file (PDF, DOCX, ODT and RTF through ``formats``). Raises Undecodable or OSError."""
+    path = Path(source.path)
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in formats.EXTRACTORS:
+        text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
+    else:
+        text, encoding = decode(data)
+        if suffix in _HTML_SUFFIXES:
+            text = html_to_text(text)
+    return Document(source, text, hashlib.sha1(data).hexdigest(), encoding)
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CYRILLIC_8BIT = ("cp1251", "koi8_r")
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode bytes as text; returns (text, encoding name). Raises Undecodable."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _checked(data.decode(encoding, errors="strict"), encoding)
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return _checked(data.decode(utf16, errors="strict"), utf16)
+    if b"\x00" in data:
+        raise Undecodable("binary file (NUL bytes)")
+    try:
+        return _checked(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    return _checked(*_best_cyrillic(data))
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 without a BOM: every other byte is a high byte, 0x00 (Latin) or 0x04 (Cyrillic)."""
+    sample = data[:4096]
+    if len(sample) < 4 or len(data) % 2:
+        return None
+    for high, encoding in ((sample[1::2], "utf-16-le"), (sample[0::2], "utf-16-be")):
+        if sum(high.count(b) for b in (0x00, 0x04, 0x20)) > 0.9 * len(high) and high.count(0x20) < len(high) / 2:
+            try:
+                data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+    return None
+
+
+def _best_cyrillic(data: bytes) -> tuple[str, str]:
+    """Choose between Windows-1251 and KOI8-R: in the right one most letters are lower case."""
+    scored = []
+    for encoding in _CYRILLIC_8BIT:
+        text = data.decode(encoding, errors="replace")
+        letters = [c for c in text if "\u0400" <= c <= "\u04ff"]
+        lower = sum(c.islower() for c in letters)
+        scored.append((lower / (len(letters) or 1), encoding, text))
+    _, encoding, text = max(scored)
+    return text, encoding
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _checked(text: str, encoding: str) -> tuple[str, str]:
+    """Refuse text that decoded but is mostly control characters (a binary file)."""
+    sample = text[:4096]
+    if sample and len(_CONTROL.findall(sample)) > 0.05 * len(sample):
+        raise Undecodable(f"binary file (control characters as {encoding})")
+    return text, encoding
+
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption footer form h1 h2 h3 h4 h5 h6 "
+    "header hr li main nav ol p pre section table td th tr ul title".split()
+)
+_HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS and self.hidden:
+            self.hidden -= 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of an HTML page, one paragraph per block element."""
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    return re.sub(r"[ \t]*\n[\s]*\n\s*", "\n\n", text).strip()

@@ -1,0 +1,75 @@
+"""Soft word alignment: how well a passage answers each word of the query, by meaning.
+
+A sentence vector blurs a question into its topic, so passages on the same
+subject score alike; the lexicon, for its part, misses words. Alignment looks
+word by word: each content word of the query is paired with the closest word
+of the passage by word vector (the index's own vocabulary, see
+``vocabulary``), whatever the language, and the passage scores the idf-weighted
+mean of those closest similarities -- ColBERT's MaxSim, with the sentence
+encoder's word vectors. A passage that holds a counterpart for every word of
+the question, rare ones above all, outranks one that is merely on topic.
+On XQuAD-R it lifts MRR@10 by about 0.02 in each cross direction
+(bench/xquad.py), and by 0.03-0.05 for short queries on held-out FLORES-200
+sentences (bench/flores.py).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..analysis import fold
+from ..languages.characters import LETTER_RUN
+from ..vectors.vocabulary import Vocabulary, embeddable
+
+MAX_PASSAGES = 8192
+"""Passages whose word rows a snapshot keeps between queries."""
+
+
+class PassageWords:
+    """The vocabulary rows of passages' words, per vocabulary, for the passages met lately.
+
+    One per snapshot (the rows belong to its vocabularies), closed with it: a
+    process-wide cache kept every vocabulary it had met, and their mapped files,
+    long after their index was closed.
+    """
+
+    def __init__(self, vocabularies: Sequence[Vocabulary]) -> None:
+        self.vocabularies = tuple(v for v in vocabularies if v.words)
+        self.rows = lru_cache(maxsize=MAX_PASSAGES)(self._rows)
+
+    def _rows(self, text: str) -> tuple[np.ndarray, ...]:
+        forms = set(LETTER_RUN.findall(fold(text)))
+        return tuple(np.array(sorted(v.rows[f] for f in forms if f in v.rows), dtype=np.int64)
+                     for v in self.vocabularies)
+
+
+def scores(content_words: Sequence[str], passages: Mapping[int, str], words: PassageWords,
+           word_vectors: Callable[[Sequence[str]], np.ndarray],
+           weight: Callable[[str], float]) -> dict[int, float]:
+    """Alignment of the query's content words with each passage (docnum -> text), in [0, 1];
+    empty if there is nothing to align.
+
+    ``weight`` gives a word's weight (its idf): rare words count more.
+    """
+    query = list(dict.fromkeys(word for word in content_words if embeddable(word)))
+    if not query or not words.vocabularies or not passages:
+        return {}
+    weights = np.array([weight(word) for word in query])
+    query_vectors = word_vectors(query)
+    passage_rows = [words.rows(text) for text in passages.values()]
+    best = np.zeros((len(passages), len(query)), dtype=np.float32)  # 0: no negative similarities
+    for i, known in enumerate(words.vocabularies):
+        rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
+        needed = np.unique(np.concatenate(rows))
+        if not len(needed):
+            continue
+        similarity = query_vectors @ known.matrix[needed].T  # (query words, needed words)
+        for j, own in enumerate(rows):
+            if len(own):
+                columns = np.searchsorted(needed, own)
+                best[j] = np.maximum(best[j], similarity[:, columns].max(axis=1))
+    aligned = best @ weights / weights.sum()
+    return {docnum: float(value) for docnum, value in zip(passages, aligned)}

@@ -1,0 +1,72 @@
+"""Whether the files of an index are still the ones that were written.
+
+Whoosh's files carry no checksums: a truncated or overwritten postings file
+reads as fewer hits, or as an error deep inside whoosh. So whoever writes a
+group of files (a segment, a segment's vectors, a vocabulary) records each
+one's size, CRC-32 and modification time in a manifest beside them (``seal``),
+and readers check them before use (``damaged``). A file whose size and
+modification time are as recorded is trusted without reading it, as make and
+rsync do; only a file rewritten or copied since (a new time) is read in full
+and its CRC compared, so opening an index costs a few ``stat`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Iterable
+
+from ..files import replace_path
+
+MANIFEST = "checksums.json"
+"""The manifest's name inside a folder of files (vectors, vocabulary)."""
+_CHUNK = 1 << 20
+
+
+def seal(files: Iterable[Path], manifest: Path) -> None:
+    """Record the files (beside ``manifest``, in its folder) in it, atomically."""
+    records = {}
+    for path in files:
+        status = path.stat()
+        records[path.name] = [status.st_size, _crc(path), status.st_mtime_ns]
+    replace_path(manifest, lambda tmp: tmp.write_text(json.dumps(records, sort_keys=True), encoding="utf-8"))
+
+
+def seal_folder(folder: Path) -> None:
+    """Record every file of a folder in the manifest inside it."""
+    seal(sorted(folder.iterdir()), folder / MANIFEST)
+
+
+def folder_damaged(folder: Path) -> str | None:
+    """``damaged`` for a folder sealed by ``seal_folder``."""
+    return damaged(folder / MANIFEST)
+
+
+def damaged(manifest: Path) -> str | None:
+    """The name of the first file that is missing or differs from its record (or the manifest's own
+    name when it is missing or unreadable); None when every file is as written."""
+    try:
+        records = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(records, dict) or not records:
+            raise ValueError("no records")
+        for name, (size, crc, mtime) in records.items():
+            path = manifest.with_name(name)
+            try:
+                status = os.stat(path)
+            except OSError:
+                return name
+            if status.st_size != size or (status.st_mtime_ns != mtime and _crc(path) != crc):
+                return name
+    except (OSError, ValueError, TypeError):
+        return manifest.name
+    return None
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc

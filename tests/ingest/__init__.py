@@ -1,0 +1,1 @@
+"""Tests of search.ingest: files -> documents -> passages."""

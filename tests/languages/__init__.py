@@ -1,0 +1,1 @@
+"""Tests of search.languages: characters, the lexicon, name keys."""

@@ -1,0 +1,1 @@
+"""Tests of search.ranking: BM25F scoring, whoosh's matchers, fusion, alignment."""

