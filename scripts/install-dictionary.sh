@@ -1,10 +1,14 @@
 #!/bin/sh
 # Install Debian's Mueller English-Russian dictionary (mueller7-dict, GPL-2+), read at run time
-# from /usr/share/dictd, and the DejaVu fonts (fonts-dejavu-core), which the tests use to write
-# Russian PDFs. Both optional: without the dictionary, cross-language lookup uses the glossary,
-# name keys and embeddings. Never fails the set-up.
+# from /usr/share/dictd; Debian's English word lists (wamerican-huge, wbritish), by which the
+# repair of mistyped queries knows an English word it must leave alone; and the DejaVu fonts
+# (fonts-dejavu-core), which the tests use to write Russian PDFs. All optional: without the
+# dictionary, cross-language lookup uses the glossary, name keys and embeddings; without the word
+# lists, the dictionary tells English words. Never fails the set-up.
 missing=""
 [ -r /usr/share/dictd/mueller7.index ] || missing="mueller7-dict"
+[ -r /usr/share/dict/american-english-huge ] || missing="$missing wamerican-huge"
+[ -r /usr/share/dict/british-english ] || missing="$missing wbritish"
 [ -r /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then

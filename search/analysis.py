@@ -69,6 +69,15 @@ def normal_forms(word: str) -> tuple[str, ...]:
     return (fold(word),)
 
 
+def query_forms(word: str) -> tuple[str, ...]:
+    """The ``body`` terms a query word matches: its normal forms, and for an English word those of
+    its other spelling too, so that organisation finds organization and defense defence."""
+    forms = normal_forms(word)
+    if script_of(word) != "en":
+        return forms
+    return tuple(dict.fromkeys([*forms, *(f for other in english.other_spellings(word) for f in normal_forms(other))]))
+
+
 def name_keys(word: str, query: bool = False) -> tuple[str, ...]:
     """The ``names`` terms of a word, whatever its case (queries are often lower case); for a
     ``query``, with the keys of its spelling variants too (``names.query_keys``)."""

@@ -124,8 +124,15 @@ def is_nominative_noun(word: str) -> bool:
 
 
 def is_known(word: str) -> bool:
-    """Whether pymorphy3's dictionary has this form (е may stand for ё), not merely a guess for it."""
-    return _morph().word_is_known(word.lower())
+    """Whether pymorphy3's dictionary has this form (е may stand for ё), not merely a guess for it;
+    or it is an adverb of manner made of по- and an adjective (по-голландски, по-новому), which
+    the dictionary lists by the hundred but cannot list all of."""
+    lower = word.lower()
+    if _morph().word_is_known(lower):
+        return True
+    rest = lower[3:] if lower.startswith("по-") else ""
+    return rest.endswith(("ски", "цки", "ьи")) and _morph().word_is_known(rest + "й") or \
+        rest.endswith(("ому", "ему")) and is_adjective(rest) and _morph().word_is_known(rest)
 
 
 def is_known_prefix(prefix: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from whoosh import query as wq
 
-from ..analysis import fold, normal_forms, words
+from ..analysis import fold, query_forms, words
 from ..languages import is_stopword
 from ..ranking.fusion import RANKING, Ranking
 from ..storage.schema import BODY, EXACT, KIND, NAMES, PASSAGE
@@ -64,7 +64,7 @@ def _term(term: Term, ranking: Ranking) -> wq.Query:
     exact = [wq.Term(EXACT, fold(form)) for form in forms]
     if term.exact:
         return _or(exact)
-    lemmas = [wq.Term(BODY, t) for form in forms for t in dict.fromkeys(normal_forms(form))]
+    lemmas = [wq.Term(BODY, t) for form in forms for t in query_forms(form)]
     return _or(lemmas + [wq.Term(EXACT, fold(form), boost=ranking.exact_bonus) for form in forms])
 
 
@@ -78,7 +78,7 @@ def _phrase(text: str) -> wq.Query:
 def _alternative(alternative: Alternative) -> wq.Query:
     if alternative.origin == "names":
         return wq.Term(NAMES, alternative.target[0], boost=alternative.weight)
-    per_word = [[wq.Term(BODY, t) for t in normal_forms(word)] for word in alternative.target]
+    per_word = [[wq.Term(BODY, t) for t in query_forms(word)] for word in alternative.target]
     if len(per_word) > 1:
         return wq.And([_or(terms) for terms in per_word], boost=alternative.weight)
     return _or(per_word[0], boost=alternative.weight)

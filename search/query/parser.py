@@ -9,7 +9,8 @@
     word*            words starting with "word"
     lang:ru          only Russian passages (or lang:en)
 
-Unbalanced quotes close at the end; unbalanced brackets are ignored; operators
+A quote without its closing quote is punctuation (a fragment copied from a quotation is
+no phrase); unbalanced brackets are ignored; operators
 without an operand are dropped. A query with nothing left to search for is an
 empty query, which the caller reports.
 """
@@ -86,8 +87,14 @@ class ParsedQuery:
 
     @cached_property
     def natural(self) -> bool:
-        """Plain words only: the query a person types into a search box (ranked by fusion)."""
-        return self.root is not None and _is_natural(self.root)
+        """Plain words, and perhaps a quoted title among them: the query a person types into a
+        search box (ranked by fusion). A phrase alone, or any operator, =word or prefix*, asks
+        for exactly that."""
+        root = self.root
+        if isinstance(root, Term):
+            return _is_natural(root)
+        return isinstance(root, Or) and all(_is_natural(item) or isinstance(item, Phrase) for item in root.items) \
+            and any(isinstance(item, Term) for item in root.items)
 
 
 def _positive(node: Node | None) -> Iterator[Term | Phrase]:
@@ -105,7 +112,7 @@ def _is_natural(node: Node) -> bool:
     return isinstance(node, Or) and all(_is_natural(item) for item in node.items)
 
 
-_TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
+_TOKEN = re.compile(r'"[^"]*"|\(|\)|[^\s()"]+')
 MAX_DEPTH = 64
 """Deeper brackets are ignored, so no input can exhaust the stack."""
 

@@ -1,8 +1,11 @@
 """Query -> the query the user meant: words typed in the wrong keyboard layout, Russian typed in
 Latin letters, and typos, each repaired only when the typed word is not found.
 
-A word is left alone when the index has it (one of its normal forms is a ``body`` term).
-Otherwise, in this order:
+A word is left alone when the index has it (one of its normal forms is a ``body`` term), and
+so is what is never a slip: a Roman numeral (XV, II), an acronym (AAA, SP), a word a dictionary
+of either language knows (pymorphy3's, Debian's English word lists), and a capitalised word in
+Latin letters, which is a name (Columbia, Gazprom: its name key finds it in Cyrillic) unless
+other words of the query are Russian in Latin letters too. Otherwise, in this order:
 - layout: its keys read in the other layout make a known word and the typed form is not one
   (``кщыщищкщтучзщке`` -> rosoboronexport; ``gjldjlyst`` -> подводные);
 - transliteration: a Latin word that is no English word the lexicon knows is read as Russian
@@ -26,8 +29,8 @@ from typing import Callable, Literal, Sequence
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from ..analysis import name_keys, normal_forms
-from ..languages import Lang, russian, script_of
+from ..analysis import name_keys, query_forms
+from ..languages import Lang, english, russian, script_of
 from ..languages.keyboard import other_layout
 from ..languages.lexicon import Lexicon
 from ..languages.translit import readings
@@ -37,6 +40,7 @@ _OPERATORS = frozenset({"AND", "OR", "NOT"})
 _EDGES = re.compile(r"^([-+(]*)(.*?)([)]*)$", re.DOTALL)
 _PUNCTUATION = ".,;:!?«»“”„"
 """Punctuation around a word that is not part of it."""
+_ROMAN = re.compile(r"(?=[MDCLXVI])M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})")
 MIN_TYPO_LENGTH = 4
 """Shorter words are not corrected: one edit away from too many others."""
 TWO_EDITS_FROM = 8
@@ -100,7 +104,7 @@ class Words:
     """Whether a word form is in the index as written (its ``exact`` term)."""
 
     def found(self, word: str) -> bool:
-        return any(self.occurs(form) for form in normal_forms(word))
+        return any(self.occurs(form) for form in query_forms(word))
 
     def a_name(self, word: str) -> bool:
         """Whether a capitalised word may be a name the index holds in the other script (Sarah in
@@ -108,41 +112,65 @@ class Words:
         return word[:1].isupper() and any(self.named(key) for key in name_keys(word, query=True))
 
     def known(self, word: str) -> bool:
-        """In the index, or a word of its language (pymorphy3's dictionary, the lexicon)."""
+        """In the index, or a word of its language (pymorphy3's dictionary, the lexicon, an English
+        word list); a hyphenated word as a whole (давным-давно)."""
         lang = script_of(word)
-        if not word.isalpha() or lang is None:
+        if not word.replace("-", "").isalpha() or lang is None:
             return False
         if self.found(word):
             return True
-        return russian.is_known(word) if lang == "ru" else bool(self.lexicon.lookup([word], "en"))
+        if lang == "ru":
+            return russian.is_known(word)
+        return english.is_word(word) or bool(self.lexicon.lookup([word], "en"))
 
 
 def repair(text: str, words: Words) -> Repaired:
-    """``text`` with each mistyped word replaced by the one meant (see the module's docstring)."""
+    """``text`` with each mistyped word replaced by the one meant (see the module's docstring).
+
+    Capitalised Latin words are read as Russian only where another word of the query was:
+    a second pass, when the first found Russian in Latin letters."""
     chunks = re.split(r"(\s+)", text)
-    corrections: list[Correction] = []
+    found = _corrections(chunks, words, names_in_latin=False)
+    if any(correction.kind == "transliteration" for correction in found.values()):
+        found = _corrections(chunks, words, names_in_latin=True)
+    for i, correction in found.items():
+        before, _, after = _EDGES.match(chunks[i]).groups()  # type: ignore[union-attr]
+        chunks[i] = before + correction.used + after
+    return Repaired("".join(chunks), tuple(found.values()))
+
+
+def _corrections(chunks: list[str], words: Words, names_in_latin: bool) -> dict[int, Correction]:
+    """The repaired word of each chunk that needs one, by the chunk's position."""
+    found: dict[int, Correction] = {}
     quoted = False
+    quotes = sum(chunk.count('"') for chunk in chunks) // 2 * 2  # a last quote without its pair is punctuation
     for i, chunk in enumerate(chunks):
         literal = quoted or chunk.startswith("=") or chunk.endswith("*") or chunk in _OPERATORS or \
-            chunk.lower().startswith("lang:") or '"' in chunk
-        quoted ^= chunk.count('"') % 2 == 1
+            chunk.lower().startswith("lang:") or ('"' in chunk and quotes > 0)
+        for _ in range(min(chunk.count('"'), quotes)):
+            quoted, quotes = not quoted, quotes - 1
         if chunk.isspace() or not chunk or literal:
             continue
-        before, core, after = _EDGES.match(chunk).groups()  # type: ignore[union-attr]
-        correction = _repaired(core, words)
+        correction = _repaired(_EDGES.match(chunk).group(2), words, names_in_latin)  # type: ignore[union-attr]
         if correction:
-            corrections.append(correction)
-            chunks[i] = before + correction.used + after
-    return Repaired("".join(chunks), tuple(corrections))
+            found[i] = correction
+    return found
 
 
-def _repaired(core: str, words: Words) -> Correction | None:
+def _never_a_slip(word: str) -> bool:
+    """A Roman numeral or an acronym: written as meant, whether or not the index has it."""
+    return word.isupper() and word.isalpha() and (len(word) > 1 or _ROMAN.fullmatch(word) is not None)
+
+
+def _repaired(core: str, words: Words, names_in_latin: bool) -> Correction | None:
     word = core.strip(_PUNCTUATION)
-    if not word or words.found(word):
+    if not word or words.found(word) or _never_a_slip(word):
         return None
     parts = word.split("-")
     if len(parts) > 1 and all(part.isalpha() for part in parts):  # voenno-tekhnicheskoe: part by part
-        repaired = [_repaired(part, words) for part in parts]
+        if words.known(word):
+            return None
+        repaired = [_repaired(part, words, names_in_latin) for part in parts]
         if not any(repaired):
             return None
         used = "-".join(r.used if r else part for r, part in zip(repaired, parts))
@@ -154,7 +182,8 @@ def _repaired(core: str, words: Words) -> Correction | None:
         return None
     lang = script_of(word)
     name = words.a_name(word)
-    if lang == "en" and not words.lexicon.lookup([word], "en"):
+    capitalised = lang == "en" and word[:1].isupper()
+    if lang == "en" and (names_in_latin or not capitalised) and not words.known(word):
         found = readings(word, russian.is_known_prefix, lambda w: russian.is_known(w) or words.found(w))
         # A name's letters read as some other word are no better than its name key (Sarah is
         # not Сарах): a name is read as Russian only where the index has the reading as written.

@@ -19,7 +19,7 @@ from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from ..analysis import name_keys, normal_forms, words
+from ..analysis import name_keys, normal_forms, query_forms, words
 from ..languages import Lang, is_stopword, other, script_of
 from ..languages.lexicon import MAX_PHRASE_WORDS, Lexicon, Translation
 from ..ranking.fusion import RANKING, Ranking
@@ -151,7 +151,7 @@ class Translator:
         return [replace(c, weight=self.ranking.translation_weight * float(w) / total) for c, w in best]
 
     def _occurs(self, word: str) -> bool:
-        return any(self.occurs(form) for form in normal_forms(word))
+        return any(self.occurs(form) for form in query_forms(word))
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,9 @@ class _Expander:
             texts = [item.text for item in run]  # type: ignore[union-attr]
             lang = script_of(" ".join(texts))
             if self.t.use_lexicon and lang and all(script_of(t) == lang for t in texts):
-                found = self.t.lexicon.lookup(texts, lang)
+                # A phrase none of whose translations occur in the index would leave its words
+                # with nothing: they are then translated on their own, or as a shorter phrase.
+                found = tuple(t for t in self.t.lexicon.lookup(texts, lang) if all(map(self.t._occurs, t.words)))
                 if found:
                     return length, tuple(self.from_lexicon(found, other(lang)))
         return None

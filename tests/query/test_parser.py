@@ -26,7 +26,7 @@ def test_phrases_exact_words_prefixes_and_language_filter() -> None:
 
 
 def test_broken_syntax_is_repaired() -> None:
-    assert parse('"air defense').root == Phrase("air defense")
+    assert parse('"air defense').root == Or((Term("air"), Term("defense")))  # a lone quote is punctuation
     assert parse("(a OR b").root == Or((Term("a"), Term("b")))
     assert parse("a ) b").root == Or((Term("a"), Term("b")))
     assert parse("a AND").root == Term("a")
@@ -68,6 +68,19 @@ def test_the_parsed_query_knows_its_words_content_words_and_filter() -> None:
     assert parsed.text == "What did Russia China talks agree"
     assert not parsed.natural  # the negation is an operator
     assert parse("What did Russia-China talks agree?").natural
+
+
+def test_a_question_that_quotes_a_title_is_still_natural_language() -> None:
+    """Its words are translated and its vectors fused; the phrase itself matches exactly."""
+    assert parse('Who wrote "War and Peace" and when?').natural
+    assert not parse('"War and Peace"').natural  # a phrase alone asks for exactly that
+    assert not parse('"War and Peace" AND Tolstoy').natural
+
+
+def test_a_quote_without_its_pair_is_punctuation() -> None:
+    """A fragment copied from a quotation is no phrase."""
+    assert parse('"We now have mice').root == parse("We now have mice").root
+    assert isinstance(parse('"air defense" and "more').root.items[0], Phrase)
 
 
 def test_a_language_filter_in_the_query_leaves_the_rest_as_it_was() -> None:

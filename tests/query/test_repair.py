@@ -70,6 +70,23 @@ def test_found_words_and_literal_syntax_are_never_repaired(seeds_index: Index, q
     assert seeds_index.search(query).corrected is None
 
 
+@pytest.mark.parametrize("query", [
+    "XV века", "Екатерина II",  # Roman numerals
+    "AAA", "SP",  # acronyms
+    "Columbia", "Yale", "Gazprom",  # capitalised names in Latin letters (the name key finds them in Cyrillic)
+    "septicemia", "Californian", "rebranded",  # English words the index lacks (rebranded: re + branded)
+    "давным-давно", "по-голландски",  # Russian words as a whole, whatever their parts
+])
+def test_what_is_no_slip_is_searched_as_typed(seeds_index: Index, query: str) -> None:
+    assert seeds_index.search(query).corrections == ()
+
+
+def test_a_capitalised_word_is_read_as_russian_beside_other_russian_in_latin_letters(seeds_index: Index) -> None:
+    assert seeds_index.search("Sovmestnye voennye ucheniya").corrected == "Совместные военные учения"
+    assert seeds_index.search("Kogda byla osnovana Ekaterina").corrected == "Когда была основана Екатерина"
+    assert seeds_index.search("Ekaterina").corrections == ()  # alone, a name: its key finds Екатерина
+
+
 def test_no_cross_keeps_the_query_literal(seeds_index: Index) -> None:
     assert seeds_index.search("podvodnye lodki", cross=False).corrected is None
 
