@@ -37,6 +37,8 @@ class Stats:
     passages: dict[str, int]
     vectors: int
     """Passages that have a vector; the rest are found by text only until `search index` runs again."""
+    deep: int
+    """Passages that have a deep (e5) vector; the others rank without it until `search index` runs again."""
     segments: int
     size_bytes: int
     last_update: str
@@ -80,25 +82,27 @@ class Index:
             return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
                           context=context)
 
-    def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True,
+    def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True, deep: bool = True,
                progress: Progress | None = None, warn: Warn | None = None,
                workers: int | None = None) -> Report:
         """Index files and folders, or bring the index in sync with them; then compute the
-        vectors passages lack (unless ``vectors=False``)."""
-        return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, progress=progress,
-                           warn=warn, workers=workers)
+        vectors passages lack (unless ``vectors=False``), then their deep vectors (unless
+        ``deep=False`` or ``vectors=False``)."""
+        return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, with_deep=deep,
+                           progress=progress, warn=warn, workers=workers)
 
     def stats(self) -> Stats:
-        """Documents, passages per language, vector coverage, size on disk and last commit."""
+        """Documents, passages per language, vector and deep vector coverage, size on disk and last commit."""
         with self._snapshots.acquire() as snapshot:
             documents = len(snapshot.scorer.term(KIND, FILE))
             passages = {lang: len(snapshot.passages(lang)) for lang in LANGS}
             covered = snapshot.vectors.coverage.covered
+            deep = snapshot.deep.coverage.covered
             segments = len(snapshot.leaves)
             committed = snapshot.commit.committed
         size = _disk_size(self.store.path)
         updated = datetime.fromtimestamp(committed, timezone.utc).isoformat(timespec="seconds")
-        return Stats(str(self.store.path), documents, passages, covered, segments, size, updated,
+        return Stats(str(self.store.path), documents, passages, covered, deep, segments, size, updated,
                      dictionary_available())
 
 

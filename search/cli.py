@@ -76,21 +76,26 @@ class _Bars:
             self.bar = None
 
 
-def _build(paths: list[str], index: str | None, rebuild: bool = False, vectors: bool = True) -> api.Report:
+def _build(paths: list[str], index: str | None, rebuild: bool = False, vectors: bool = True,
+           deep: bool = True) -> api.Report:
     """Index, with progress bars when stderr is a terminal, and a summary line."""
     bars = _Bars()
     with api.Index(index) as ix:
         try:
-            report = ix.update(paths, rebuild=rebuild, vectors=vectors, progress=bars, warn=_say)
+            report = ix.update(paths, rebuild=rebuild, vectors=vectors, deep=deep, progress=bars, warn=_say)
         finally:
             bars.close()
     if report.vectors_missing:
         vectors_done = f"{report.vectors_missing} passages without vectors until the next run without --no-vectors"
     else:
         vectors_done = f"vectors: {report.encoded} texts encoded, {report.reused} passages reused"
+    if report.deep_missing:
+        deep_done = f"{report.deep_missing} passages without deep vectors until the next run without --no-deep"
+    else:
+        deep_done = f"deep vectors: {report.deep_encoded} texts encoded, {report.deep_reused} passages reused"
     _say(f"indexed {report.indexed}, updated {report.updated}, unchanged {report.unchanged}, "
          f"removed {report.removed}, {_skipped(report)}; {report.passages} new passages; "
-         f"{vectors_done}; in {ix.store.path}")
+         f"{vectors_done}; {deep_done}; in {ix.store.path}")
     return report
 
 
@@ -115,21 +120,27 @@ def index_command(
     no_vectors: bool = typer.Option(
         False, "--no-vectors",
         help="Stop once the text index is committed: no passage vectors yet (a later run adds them)."),
+    no_deep: bool = typer.Option(
+        False, "--no-deep",
+        help="Stop before the deep phase (e5 vectors, the slowest part): a later run adds them, and "
+             "queries meanwhile use them for the passages that have them."),
 ) -> None:
     """Index files, or bring the index in sync with them.
 
     New and changed files are indexed, files gone from PATH are removed, unchanged
     files are skipped, files indexed from other paths stay. The text index is
     committed first and answers queries at once; passage vectors follow in a
-    second phase. Both commit as they go: after Ctrl-C or a crash, the same
-    command continues where it stopped.
+    second phase, and e5's deep vectors, which cross languages best, in a
+    third. Each commits as it goes: after Ctrl-C or a crash, the same command
+    continues where it stopped.
 
     \b
     Examples:
       search index seeds/ notes/ --index /tmp/ix
       search index ~/reports --no-vectors     # text now, vectors later
+      search index ~/reports --no-deep        # all but the deep vectors, which a later run adds
     """
-    _build(paths or api.DEFAULT_SOURCES, index, rebuild, vectors=not no_vectors)
+    _build(paths or api.DEFAULT_SOURCES, index, rebuild, vectors=not no_vectors, deep=not no_deep)
 
 
 @app.command("query")

@@ -1,4 +1,4 @@
-"""Keep an index in sync with files and folders, in two phases.
+"""Keep an index in sync with files and folders, in three phases.
 
 1. Text. New and changed files are read, split into passages and analysed, and
    written as new segments (``segments``) by worker processes, while this
@@ -10,6 +10,8 @@
    vectors saved beside their segment and committed, at intervals too; then the
    index's vocabulary. A later run encodes only what is still missing, so this
    phase can be stopped and resumed; no text is encoded twice.
+3. Deep vectors (``vectorize`` with e5). The same for the stronger, 30-80 times
+   costlier encoder; queries use it for the passages it has reached.
 
 An interrupted or killed run keeps everything it committed; the same command
 continues from there.
@@ -32,7 +34,7 @@ from .errors import IndexUnwritable, Interrupted
 from .ingest.formats import locations
 from .ingest.passages import split_passages
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
-from .languages import lexicon
+from .languages import english, lexicon
 from .storage.codec import ArrayCodec
 from .storage.schema import FILE, KEY, KIND, LANG, PASSAGE, schema
 from .storage.segments import SegmentBuilder
@@ -80,6 +82,12 @@ class Report:
     """Passages whose text had a vector already (in the index, or earlier in this run)."""
     vectors_missing: int = 0
     """Passages left without a vector (the vector phase was skipped or stopped)."""
+    deep_encoded: int = 0
+    """Texts (passages and sentences) encoded into deep vectors."""
+    deep_reused: int = 0
+    """Passages whose text had a deep vector already."""
+    deep_missing: int = 0
+    """Passages left without a deep vector (the deep phase was skipped or stopped)."""
 
     @property
     def done(self) -> int:
@@ -87,9 +95,10 @@ class Report:
 
 
 def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_vectors: bool = True,
-                progress: Progress | None = None, warn: Warn | None = None,
+                with_deep: bool = True, progress: Progress | None = None, warn: Warn | None = None,
                 workers: int | None = None) -> Report:
-    """Bring the index in line with the files under ``paths``, then fill in missing vectors.
+    """Bring the index in line with the files under ``paths``, then fill in missing vectors
+    (unless ``with_vectors`` is false), then missing deep vectors (unless either is false).
 
     Raises Interrupted (after committing what was done) on Ctrl-C.
     """
@@ -105,9 +114,18 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
                        warn or (lambda _: None), workers)
             phase = "vectors"
             if with_vectors:
-                vectorize.fill(writer, report, progress, workers, COMMIT_SECONDS)
+                vectorize.fill(writer, vectorize.SENTENCES, report, progress, workers, COMMIT_SECONDS)
             else:
-                report.vectors_missing = vectorize.missing(writer)
+                report.vectors_missing = vectorize.missing(writer, vectorize.SENTENCES.space)
+            phase = "deep"
+            if with_vectors and with_deep:
+                deep = vectorize.Count()
+                try:
+                    vectorize.fill(writer, vectorize.DEEP, deep, progress, workers, COMMIT_SECONDS)
+                finally:
+                    report.deep_encoded, report.deep_reused = deep.encoded, deep.reused
+            else:
+                report.deep_missing = vectorize.missing(writer, vectorize.DEEP.space)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(report, phase)) from None
     except OSError as error:
@@ -115,7 +133,8 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
             raise
         raise IndexUnwritable(f"cannot write the index at {store.path}: {error.strerror}; its last commit is "
                               f"intact: run the same command to continue once there is room") from None
-    lexicon.cached()  # compiled once per machine: the first query need not wait for it
+    lexicon.cached()  # compiled once per machine, like the English word list: the first query need not wait
+    english.is_word("")
     return report
 
 
@@ -127,7 +146,10 @@ def _interrupted(report: Report, phase: str) -> str:
     if phase == "indexing":
         return (f"interrupted: {report.done:,} of {report.files:,} files indexed and committed; "
                 f"run the same command to continue")
-    return "interrupted: the text index is complete, vectors in part; run the same command to continue"
+    if phase == "vectors":
+        return "interrupted: the text index is complete, vectors in part; run the same command to continue"
+    return ("interrupted: the text index and its vectors are complete, deep vectors in part; "
+            "run the same command to continue")
 
 
 # ---- phase 1: text ----------------------------------------------------------------

@@ -80,20 +80,24 @@ def explain(results: Results) -> list[str]:
         lines.append("explain: passage vectors and word alignment not used")
     else:
         fused = "explain: passage vectors and word alignment fused"
-        coverage = results.coverage
+        coverage, deep = results.coverage, results.deep_coverage
         if coverage is not None and coverage.partial:
             fused += (f" (vectors for {coverage.covered} of {coverage.passages} passages so far: "
                       f"run search index again to compute the rest)")
         lines.append(fused)
-    weight = results.dense_weight
+        if deep is not None:
+            lines.append(f"explain: deep vectors (e5) for {deep.covered} of {deep.passages} passages"
+                         + (": run search index again to compute the rest" if deep.partial else ""))
     for hit in results.hits:
         parts = hit.parts
         if parts is None:
             continue
         line = f"explain: #{hit.rank} {hit.score:.3f} = lexical {parts.lexical:.3f}"
-        if parts.similarity is not None:
-            line += f" + {weight:.2f} x similarity {parts.similarity:.3f}"
-        if parts.alignment is not None:
-            line += f" + {weight:.2f} x alignment {parts.alignment:.3f}"
+        for name, value, weight in (("similarity", parts.similarity, parts.weights[0]),
+                                    ("alignment", parts.alignment, parts.weights[1])):
+            if value is not None:
+                line += f" + {weight:.2f} x {name} {value:.3f}"
+        if parts.deep is not None:
+            line += f" {'+' if parts.deep_part >= 0 else '-'} e5 {abs(parts.deep_part):.3f} (similarity {parts.deep.similarity:.3f})"
         lines.append(line)
     return lines

@@ -1,10 +1,13 @@
 """Query -> ranked passages: parsed query -> translated query -> candidates -> fused ranking.
 
-Candidates come two ways: lexically, BM25F over the translated query
+Candidates come three ways: lexically, BM25F over the translated query
 (``scoring``, or whoosh's own matchers for phrases and prefixes), and, for
 natural-language queries, by the similarity of the query's vector to passage
-vectors. ``ranking.fuse`` combines them, with word alignment for the best
-candidates (``alignment``). Everything a query reads comes from one snapshot.
+vectors, the sentence encoder's and e5's (the deep vectors, where the deep phase
+has reached). ``ranking.fusion.fuse`` combines them, with word alignment for the
+best candidates (``alignment``). e5's query vector, the costliest part, is computed
+on a thread of its own while the query is translated and scored lexically.
+Everything a query reads comes from one snapshot.
 """
 
 from __future__ import annotations
@@ -12,22 +15,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
+import numpy as np
 from whoosh import query as wq
 
 from .analysis import fold
 from .errors import InputError
-from .languages import Lang
+from .languages import Lang, detect_language
 from .query.compile import compile_query
 from .query.parser import parse
 from .query.repair import Correction, Repaired, repair
 from .query.translate import Expanded, Translator, expansions
 from .ranking import alignment
-from .ranking.fusion import Fused, fuse
+from .ranking.fusion import DeepMatch, Fused, fuse
 from .ranking.highlight import Span, matched_spans
 from .ranking.scoring import Unsupported
 from .snapshot import Coverage, Snapshot
 from .storage.schema import EXACT, KEY, LANG
-from .vectors import embeddings
+from .vectors import deep, embeddings
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ class Results:
     """Whether passage vectors and word alignment were fused."""
     coverage: Coverage | None = None
     """How many passages had vectors, when vectors were fused."""
-    dense_weight: float = 0.0
+    deep_coverage: Coverage | None = None
+    """How many passages had deep vectors, when vectors were fused."""
     corrections: tuple[Correction, ...] = ()
     """Mistyped words that were repaired (``query.repair``)."""
     searched: str = ""
@@ -141,8 +146,10 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         raise InputError("empty query: give at least one word to search for")
     lang = lang or parsed.lang
     ranking = snapshot.ranking
-    words = len(parsed.content_words)
+    content, words = len(parsed.content_words), len(parsed.words)
     dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
+    deep_coverage = snapshot.deep.coverage if dense else None
+    deep_vector = deep.query_soon(parsed.text) if deep_coverage and deep_coverage.covered else None
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
@@ -153,23 +160,43 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     lexical = _lexical(snapshot, query, max(limit, ranking.lexical_candidates))
     similarity: dict[int, float] = {}
     aligned: dict[int, float] = {}
+    matches: dict[int, DeepMatch] = {}
     coverage = None
+    share = 0.0
     if dense:
         passage_vectors = snapshot.vectors
         coverage = passage_vectors.coverage
         query_vector = embeddings.encode([parsed.text])[0]
         similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
-        similarity.update(passage_vectors.of(query_vector, list(lexical)))
-        best = fuse(lexical, similarity, {}, content_words=words, ranking=ranking)
+        if deep_vector is not None:
+            matches = _deep(snapshot, deep_vector.result(), lexical.keys() | similarity.keys(),
+                            detect_language(parsed.text), lang)
+            share = deep_coverage.covered / deep_coverage.passages  # type: ignore[union-attr]
+        similarity.update(passage_vectors.of(query_vector, sorted((lexical.keys() | matches.keys()) - similarity.keys())))
+        best = fuse(lexical, similarity, {}, content_words=content, words=words, ranking=ranking, deep=matches,
+                    deep_share=share)
         aligned = align(snapshot, parsed.content_words,
                         [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])
-    ranked = fuse(lexical, similarity, aligned, content_words=words, ranking=ranking)[:limit]
+    ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
+                  deep=matches, deep_share=share)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
     if context:
         hits = [replace(hit, context=_around(snapshot, hit, context)) for hit in hits]
-    return Results(text, hits, expansions(root), dense, coverage, ranking.dense(words) if dense else 0.0,
-                   repaired.corrections, repaired.text)
+    return Results(text, hits, expansions(root), dense, coverage, deep_coverage, repaired.corrections, repaired.text)
+
+
+def _deep(snapshot: Snapshot, vector: np.ndarray, candidates: set[int], query_lang: Lang,
+          lang: Lang | None) -> dict[int, DeepMatch]:
+    """e5's similarities of the passages nearest the query's deep vector and of the other
+    candidates that have deep vectors, and whether each is in the query's language."""
+    vectors = snapshot.deep
+    found = vectors.nearest(vector, snapshot.ranking.deep_candidates, lang)
+    found.update(vectors.of(vector, sorted(candidates - found.keys())))
+    docnums = np.fromiter(found, np.int64, len(found))
+    same = snapshot.in_language(docnums, query_lang)
+    return {docnum: DeepMatch(similarity, bool(is_same))
+            for (docnum, similarity), is_same in zip(found.items(), same.tolist())}
 
 
 def _around(snapshot: Snapshot, hit: Hit, count: int) -> tuple[tuple[Neighbour, ...], tuple[Neighbour, ...]]:

@@ -29,8 +29,7 @@ from .ranking.fusion import RANKING, Ranking
 from .ranking.scoring import Leaf, Matches, Scorer
 from .storage.schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
 from .storage.store import Commit, Store
-from .vectors import stored, vocabulary
-from .vectors.embeddings import DIM
+from .vectors import deep, embeddings, stored, vocabulary
 from .vectors.wordvectors import WordVectors
 
 
@@ -53,7 +52,7 @@ class Snapshot:
     def close(self) -> None:
         """Close the searcher and drop what was derived from this commit (mapped files with it)."""
         self.searcher.close()
-        for derived in ("vectors", "vocabularies", "spelling", "words", "passage_words", "_word_vectors"):
+        for derived in ("vectors", "deep", "vocabularies", "spelling", "words", "passage_words", "_word_vectors"):
             self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
@@ -71,11 +70,24 @@ class Snapshot:
         """The live passages (of one language)."""
         return self.scorer.term(LANG, lang) if lang else self.scorer.term(KIND, PASSAGE)
 
+    def in_language(self, docnums: np.ndarray, lang: Lang) -> np.ndarray:
+        """Which of these passages are in that language."""
+        return np.isin(docnums, self.passages(lang).docnums, assume_unique=True)
+
     @cached_property
     def vectors(self) -> "PassageVectors":
-        folder = self.store.vectors_folder()
-        return PassageVectors([(leaf, stored.load(folder, leaf.segment.segment_id())) for leaf in self.leaves],
-                              self.passages)
+        """The sentence encoder's passage vectors."""
+        return self._passage_vectors(embeddings.SPACE)
+
+    @cached_property
+    def deep(self) -> "PassageVectors":
+        """e5's passage vectors (the deep phase's), for the passages it has reached."""
+        return self._passage_vectors(deep.SPACE)
+
+    def _passage_vectors(self, space: stored.Space) -> "PassageVectors":
+        folder = self.store.vectors_folder(space.folder)
+        return PassageVectors([(leaf, stored.load(folder, leaf.segment.segment_id(), space))
+                               for leaf in self.leaves], self.passages)
 
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
@@ -113,7 +125,7 @@ class Snapshot:
 
     def word_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of words and short terms: the vocabulary's rows where it has them."""
-        rows = np.zeros((len(texts), DIM), dtype=np.float32)
+        rows = np.zeros((len(texts), embeddings.DIM), dtype=np.float32)
         missing = []
         for i, text in enumerate(texts):
             known = self.vocabularies.get(script_of(text) or "en")

@@ -147,12 +147,18 @@ def test_query_builds_a_missing_default_index_from_seeds(runner: CliRunner, tmp_
 
 def test_index_command_reports_and_stats_describe_the_index(runner: CliRunner, tmp_path: Path) -> None:
     index = str(tmp_path / "ix")
-    result = runner.invoke(app, ["index", str(SEEDS), "--index", index])
+    result = runner.invoke(app, ["index", str(SEEDS), "--index", index, "--no-deep"])
     assert result.exit_code == 0 and "indexed 5" in result.stderr
     stats = json.loads(runner.invoke(app, ["stats", "--index", index, "--json"]).stdout)
     assert stats["documents"] == 5
     assert stats["passages"]["ru"] > 5 and stats["passages"]["en"] > 50
     assert stats["size_bytes"] > 0 and stats["last_update"]
+    passages = sum(stats["passages"].values())
+    assert stats["vectors"] == passages and stats["deep"] == 0
+    assert f"{passages} passages without deep vectors until the next run without --no-deep" in result.stderr
+    result = runner.invoke(app, ["index", str(SEEDS), "--index", index])  # continues with the deep phase
+    assert result.exit_code == 0 and "deep vectors: " in result.stderr and "unchanged 5" in result.stderr
+    assert f"deep: {passages}" in runner.invoke(app, ["stats", "--index", index]).stdout
 
 
 def test_help_explains_every_option_with_an_example(runner: CliRunner) -> None:

@@ -33,10 +33,12 @@ COMMIT_SECONDS = 0.3
 """The builds under test commit this often (30 s in use), so that kills fall between commits."""
 CHILD = """
 import sys
+from dataclasses import replace
 from search import indexer
 from search.vectors import vectorize
 indexer.COMMIT_SECONDS = float(sys.argv[1])
-vectorize.PARALLEL_TEXTS = 100  # the encoder's worker processes are killed too
+vectorize.SENTENCES = replace(vectorize.SENTENCES, parallel_from=100)  # the encoder's workers are killed too
+vectorize.DEEP = replace(vectorize.DEEP, parallel_from=100)
 sys.argv = ["search", *sys.argv[2:]]
 from search.launch import main
 main()
@@ -44,11 +46,12 @@ main()
 QUERY = "military cooperation with China"
 
 
-def _build(corpus: Path, index: Path, wrapper: tuple[str, ...] = ()) -> subprocess.Popen:
-    """``search index`` in a process of its own (``wrapper``: a command that runs it)."""
+def _build(corpus: Path, index: Path, wrapper: tuple[str, ...] = (), deep: bool = False) -> subprocess.Popen:
+    """``search index`` in a process of its own (``wrapper``: a command that runs it). The deep
+    phase costs 30-80x the vector phase, so only the tests about it run it."""
     return subprocess.Popen([*wrapper, sys.executable, "-c", CHILD, str(COMMIT_SECONDS), "index", str(corpus),
-                             "--index", str(index)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "--index", str(index), *(() if deep else ("--no-deep",))], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finished(process: subprocess.Popen) -> tuple[int, str]:
@@ -57,12 +60,12 @@ def _finished(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, err
 
 
-def _state(index: Path) -> tuple[int, int, int, list[tuple[str, int]]]:
-    """Documents, passages, vectors and the best hits of a query: what a reader sees."""
+def _state(index: Path) -> tuple[int, int, int, list[tuple[str, int]], int]:
+    """Documents, passages, vectors, the best hits of a query and deep vectors: what a reader sees."""
     with Index.open(index) as ix:
         stats = ix.stats()
         hits = [(hit.doc, hit.passage) for hit in ix.search(QUERY).hits]
-    return stats.documents, sum(stats.passages.values()), stats.vectors, hits
+    return stats.documents, sum(stats.passages.values()), stats.vectors, hits, stats.deep
 
 
 def _seed(request: pytest.FixtureRequest) -> random.Random:
@@ -92,11 +95,41 @@ def test_builds_killed_at_random_points_converge_to_a_fresh_build(tmp_path: Path
                 kills += 1
             process.wait()
             if index.exists():  # killed before it made the folder
-                documents, passages, vectors, _ = _state(index)  # opens, answers
+                documents, passages, vectors, *_ = _state(index)  # opens, answers
                 assert documents <= fresh[0] and passages <= fresh[1] and vectors <= passages
         assert _finished(_build(corpus, index))[0] == 0  # the same command continues
         assert _state(index) == fresh
     print(f"{kills} kills in {rounds} builds, each continued to the fresh build's {fresh[1]} passages")
+
+
+def test_builds_killed_in_the_deep_phase_continue_it_to_a_fresh_build(tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
+    corpus = news(tmp_path / "corpus", 12)
+    fresh_index, index = tmp_path / "fresh", tmp_path / "killed"
+    for folder in (fresh_index, index):
+        assert _finished(_build(corpus, folder))[0] == 0  # text and vectors, as --no-deep leaves them
+    started = time.monotonic()
+    assert _finished(_build(corpus, fresh_index, deep=True))[0] == 0
+    duration = time.monotonic() - started
+    fresh = _state(fresh_index)
+    assert fresh[4] == fresh[1] > 60
+    shutil.copytree(index, tmp_path / "no-deep")
+    rng, kills, rounds = _seed(request), 0, 0
+    while (_state(index)[4] < fresh[4] or not kills) and kills < 6:
+        rounds += 1
+        assert rounds <= 12, "the builds kept finishing before the kill"
+        if _state(index)[4] == fresh[4]:  # finished before its kill: from the start of the phase again
+            shutil.rmtree(index)
+            shutil.copytree(tmp_path / "no-deep", index)
+        process = _build(corpus, index, deep=True)
+        time.sleep(rng.uniform(0.2, 0.8) * duration)  # mostly past the start-up, into the deep phase
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+        documents, passages, vectors, _, deep = _state(index)  # opens, answers
+        assert (documents, passages, vectors) == fresh[:3] and deep <= passages
+    assert _finished(_build(corpus, index, deep=True))[0] == 0
+    assert _state(index) == fresh
 
 
 @pytest.fixture()
@@ -128,7 +161,7 @@ def test_a_full_disk_stops_the_build_with_a_clear_error_and_keeps_the_last_commi
     before = _state(index)
     code, err = _finished(_build(large, index))
     assert code == 2 and "No space left on device" in err and str(index) in err and "last commit is intact" in err
-    documents, passages, vectors, _ = _state(index)  # the last commit opens and answers
+    documents, passages, vectors, *_ = _state(index)  # the last commit opens and answers
     assert documents >= before[0] and passages >= before[1]
     subprocess.run(["mount", "-o", "remount,size=200m", str(tmpfs)], check=True)
     assert _finished(_build(large, index))[0] == 0  # room again: the same command continues

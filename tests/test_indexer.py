@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -187,20 +188,46 @@ def test_the_text_index_answers_before_its_vectors_exist(tmp_path: Path) -> None
     assert index.stats().vectors == passages
 
 
-def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("phase, left, covered, explained, encoded", [
+    ("vectors", "text index is complete, vectors in part", "vectors", "vectors for {} of {} passages so far",
+     "encoded"),
+    ("deep", "text index and its vectors are complete, deep vectors in part", "deep",
+     "deep vectors (e5) for {} of {} passages", "deep_encoded"),
+])
+def test_an_interrupted_vector_phase_keeps_its_vectors_and_resumes(tmp_path: Path, monkeypatch, phase: str,
+                                                                   left: str, covered: str, explained: str,
+                                                                   encoded: str) -> None:
     monkeypatch.setattr(vectorize, "VECTOR_CHUNK", 8)
     docs = news(tmp_path / "docs", 4, langs=("en",))
     index = Index(tmp_path / "ix")
-    with pytest.raises(Interrupted, match="text index is complete, vectors in part"):
-        index.update([str(docs)], progress=_InterruptAfter("vectors", 3))
+    with pytest.raises(Interrupted, match=left):
+        index.update([str(docs)], progress=_InterruptAfter(phase, 3))
+    stats = index.stats()
+    passages, done = sum(stats.passages.values()), getattr(stats, covered)
+    assert 0 < done < passages and (phase == "vectors" or stats.vectors == passages)
+    results = index.search("Trump said the deal was good for America")
+    assert explained.format(done, passages) in "\n".join(output.explain(results))
+    if phase == "deep":
+        assert {hit.parts.deep is not None for hit in results.hits} == {True, False}  # e5 where it has reached
+    report = index.update([str(docs)])
+    assert report.indexed == 0 and getattr(report, encoded) >= passages - done
+    assert getattr(index.stats(), covered) == passages
+
+
+def test_no_deep_stops_before_the_deep_phase_and_the_next_run_adds_it(tmp_path: Path) -> None:
+    docs = news(tmp_path / "docs", 4)
+    index = Index(tmp_path / "ix")
+    report = index.update([str(docs)], deep=False)
     stats = index.stats()
     passages = sum(stats.passages.values())
-    assert 0 < stats.vectors < passages
-    explain = "\n".join(output.explain(index.search("Trump said the deal was good for America")))
-    assert f"vectors for {stats.vectors} of {passages} passages so far" in explain
+    assert stats.vectors == passages and stats.deep == 0 and report.deep_missing == passages
+    results = index.search("Trump said the deal was good for America", lang="ru")
+    assert results.hits and results.deep_coverage.covered == 0
+    assert all(hit.parts.deep is None for hit in results.hits)  # ranked as before the deep phase
     report = index.update([str(docs)])
-    assert report.indexed == 0 and report.encoded >= passages - stats.vectors
-    assert index.stats().vectors == passages
+    assert report.deep_missing == 0 and report.deep_encoded >= passages and index.stats().deep == passages
+    assert all(hit.parts.deep is not None for hit in index.search("Trump said the deal was good for America",
+                                                                  lang="ru").hits)
 
 
 def test_an_interrupted_text_phase_commits_the_files_it_finished(tmp_path: Path, monkeypatch) -> None:
@@ -236,7 +263,7 @@ def test_no_text_is_encoded_twice(tmp_path: Path) -> None:
 def test_a_text_still_being_encoded_is_not_encoded_again(tmp_path: Path, monkeypatch) -> None:
     """With workers, the next chunk is read while one is encoded: a copy of a text in flight waits for it."""
     monkeypatch.setattr(vectorize, "VECTOR_CHUNK", 1)
-    monkeypatch.setattr(vectorize, "PARALLEL_TEXTS", 0)
+    monkeypatch.setattr(vectorize, "SENTENCES", replace(vectorize.SENTENCES, parallel_from=0))
     docs = tmp_path / "docs"
     docs.mkdir()
     lines = ["Alpha speaks first.", "Alpha speaks first.", "Bravo answers.", "Bravo answers.", "Charlie ends."]

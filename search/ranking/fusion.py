@@ -1,24 +1,26 @@
 """How passages are ranked: every ranking constant in one place, and the fusion of the evidence.
 
-A natural-language query (plain words) is scored three ways: lexically (BM25F
-over lemmas, exact forms, name keys and translations), by the similarity of
-query and passage vectors, and by word alignment (``alignment``). ``fuse``
-combines them: the BM25F score saturated into [0, 1) as s / (s + lexical_half * n),
-n the query's content words, plus dense_weight times the vector similarity and
-again times the alignment. The saturation keeps a weak lexical match weak, where
+A natural-language query (plain words, perhaps with a quoted title among them) is scored
+four ways: lexically (BM25F over lemmas, exact forms, name keys and translations), by
+the similarity of query and passage vectors of the sentence encoder, by e5's (the
+deep vectors, where the deep phase has reached), and by word alignment
+(``alignment``). ``fuse`` combines them: the BM25F score saturated into [0, 1) as
+s / (s + lexical_half * n), n the query's content words, plus weighted vector
+similarities and alignment. The saturation keeps a weak lexical match weak, where
 normalising by the best score would make the best of a bad lot look perfect.
 Passages found only by their vector must pass a similarity floor, so nonsense
-still finds nothing. Queries with operators, phrases, =exact words or prefixes
-are ranked lexically only, so their logic holds exactly.
+still finds nothing. Queries with operators, =exact words or prefixes, and a phrase
+alone, are ranked lexically only, so their logic holds exactly.
 
-Weights were tuned on XQuAD-R (bench/xquad.py) and checked on held-out
-FLORES-200 sentences (bench/flores.py).
+Weights were tuned on XQuAD-R (bench/xquad.py) and the tuning half of NTREX-128's
+short queries (bench/short.py), and checked on its held-out half and on FLORES-200
+sentences (bench/flores.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -61,28 +63,62 @@ class Ranking:
     aligned_candidates: int = 30
     """Word alignment reorders the best candidates only (or as many as asked for): on XQuAD-R,
     aligning the best 20 ranks as well as aligning all of them, at a fraction of the cost."""
-    lexical_half: float = 10.0
+    lexical_half: float = 5.0
     """The BM25F score, per content word of the query, that counts as half a perfect match
-    (bench/xquad.py: saturation by query length beat max-, min-max normalisation and RRF)."""
+    (bench/xquad.py: saturation by query length beat max-, min-max normalisation and RRF; 5 beside
+    e5 on XQuAD-R and bench/short.py's tuning half, 10 before it, within 0.002 without it)."""
     dense_weight: float = 1.5
-    """Weight of the vector similarity and of the alignment beside the saturated BM25F
-    (bench/xquad.py)."""
+    """Weight of the sentence encoder's vector similarity beside the saturated BM25F (bench/xquad.py)."""
+    alignment_weight: float = 2.0
+    """Weight of the word alignment (bench/xquad.py and bench/short.py's tuning half: 2.0 beside e5,
+    where 1.5 and 2.5 lost 0.002-0.005; 1.5 before it)."""
     dense_full_words: int = 3
-    """A sentence encoder needs a sentence: queries of fewer content words weigh vectors less,
-    and a one-word query not at all (its vector says little; its translations say more)."""
+    """A sentence encoder needs a sentence: queries of fewer words weigh vectors less, and a
+    one-word query not at all (its vector says little; its translations say more). Counted with
+    stop words, which the encoders read too: "While he was working at the" is a sentence to them
+    (bench/flores.py's 6-word fragments, XQuAD-R and bench/short.py all gained over counting
+    content words only)."""
     dense_floor: float = 0.3
     """When no passage matches lexically, the similarity a passage needs to be a hit at all
     (nonsense scores about 0.25 on XQuAD-R; real questions 0.3 and more)."""
     dense_floor_beside_lexical: float = 0.2
     """The similarity a passage found only by its vector needs beside lexical hits."""
+    deep_weight: float = 10.0
+    """Weight of e5's similarity, less its offset (bench/xquad.py: 8-12 all within 0.002 of the best;
+    e5's cosines span a narrow band, 0.75-0.90 on XQuAD-R)."""
+    deep_offset: float = 0.80
+    """e5's similarity that counts as no evidence, within a language: about that of the best
+    unrelated paragraph of an XQuAD-R question, and of a nonsense query to any paragraph (e5 cannot
+    tell nonsense from sense, so a passage is never found by its deep vector alone)."""
+    deep_offset_across: float = 0.76
+    """The same across languages, where e5's cosines run 0.04-0.07 lower (bench/xquad.py with half the
+    passages covered: it keeps the crossing and the monolingual ranking where they were)."""
+    dense_weight_beside_deep: float = 0.75
+    """The sentence encoder's similarity weighs this instead of dense_weight where e5 has a passage:
+    e5 says most of what it says (bench/xquad.py: 0 loses 0.01, 1.5 as much)."""
+    deep_candidates: int = 100
+    """Passages taken from e5's nearest before fusion (each must still pass the floor above)."""
 
-    def dense(self, content_words: int) -> float:
-        """The weight of vectors and alignment for a query of this many content words."""
-        return self.dense_weight * min(1.0, max(0, content_words - 1) / (self.dense_full_words - 1))
+    def dense(self, words: int) -> float:
+        """The weight of the vector similarity for a query of this many words (vectors and
+        alignment count in the same proportion)."""
+        return self.dense_weight * self.sentence_share(words)
+
+    def sentence_share(self, words: int) -> float:
+        """How much of a sentence a query of this many words is, for an encoder."""
+        return min(1.0, max(0, words - 1) / (self.dense_full_words - 1))
 
 
 RANKING = Ranking()
 """The ranking every query uses unless told otherwise."""
+
+
+class DeepMatch(NamedTuple):
+    """e5's similarity of a query and a passage, and whether they are in the same language (e5's
+    cosines run higher within a language than across)."""
+
+    similarity: float
+    same_language: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,37 +130,66 @@ class Fused:
     lexical: float
     """The saturated BM25F score, in [0, 1); 0 if the passage did not match lexically."""
     similarity: float | None = None
-    """The vector similarity, if vectors were fused."""
+    """The sentence encoder's vector similarity, if vectors were fused."""
     alignment: float | None = None
     """The word alignment, if the passage was aligned."""
+    deep: DeepMatch | None = None
+    """e5's similarity, if the passage has a deep vector and vectors were fused."""
+    weights: tuple[float, float] = (0.0, 0.0)
+    """What the similarity and the alignment were multiplied by."""
+    deep_part: float = 0.0
+    """What e5 added to the score: its weight times its similarity less the offset (negative where
+    it found the passage less similar than an unrelated one)."""
 
 
 def fuse(lexical: Mapping[int, float], similarity: Mapping[int, float], alignment: Mapping[int, float],
-         *, content_words: int, ranking: Ranking = RANKING) -> list[Fused]:
+         *, content_words: int, words: int | None = None, ranking: Ranking = RANKING,
+         deep: Mapping[int, DeepMatch] | None = None, deep_share: float = 1.0) -> list[Fused]:
     """Rank candidates by their fused score, best first (ties by docnum).
 
-    ``lexical``: BM25F scores; ``similarity``: vector similarities of the passages
+    ``content_words`` and ``words``: how many the query has (without and with stop words;
+    ``words`` defaults to the first). ``lexical``: BM25F scores; ``similarity``: vector similarities of the passages
     nearest by vector and of the lexical candidates; ``alignment``: alignments of
-    the candidates that were aligned. A passage found by its vector alone must
-    reach the floor. With no dense weight (one-word queries), only BM25F counts.
+    the candidates that were aligned; ``deep``: e5's similarities of the candidates
+    that have deep vectors, and ``deep_share`` the share of the index's passages that
+    have them. A passage found by its vector alone must reach the floor, unless e5 found it
+    beside lexical hits (its score then decides); with no lexical hit, e5 alone finds nothing,
+    since it finds nonsense as similar as sense. With no dense weight (one-word queries), only
+    BM25F counts.
+
+    e5 counts in proportion to its coverage: at full coverage a passage scores
+    ``deep_weight * (e5 cosine - offset)`` on top, and the sentence encoder's similarity
+    weighs ``dense_weight_beside_deep`` instead of ``dense_weight``; while the deep phase
+    is under way, the passages it reached move that far towards those weights, so
+    that being reached first is no advantage in itself.
     """
     half = ranking.lexical_half * max(1, content_words)
-    weight = ranking.dense(content_words)
+    words = content_words if words is None else words
+    weight = ranking.dense(words)
+    ramp = ranking.sentence_share(words)
+    deep = deep or {}
     if weight <= 0:
-        similarity, alignment = {}, {}
+        similarity, alignment, deep = {}, {}, {}
+    beside_deep = ranking.dense_weight - deep_share * (ranking.dense_weight - ranking.dense_weight_beside_deep)
     floor = ranking.dense_floor_beside_lexical if lexical else ranking.dense_floor
     fused: list[Fused] = []
-    for docnum in {**lexical, **similarity}:
+    for docnum in {**lexical, **similarity, **deep}:
         cosine = similarity.get(docnum)
-        if docnum not in lexical and (cosine is None or cosine < floor):
+        found_beside_lexical = bool(lexical) and docnum in deep
+        if docnum not in lexical and not found_beside_lexical and (cosine is None or cosine < floor):
             continue
         score = lexical.get(docnum, 0.0)
         saturated = score / (score + half)
-        aligned = alignment.get(docnum)
+        aligned, match = alignment.get(docnum), deep.get(docnum)
+        weights = (ramp * beside_deep if match else weight, ramp * ranking.alignment_weight)
         total = saturated
-        for part in (cosine, aligned):
+        for part, times in zip((cosine, aligned), weights):
             if part is not None:
-                total += weight * part
-        fused.append(Fused(docnum, total, saturated, cosine, aligned))
+                total += times * part
+        deep_part = 0.0
+        if match is not None:
+            offset = ranking.deep_offset if match.same_language else ranking.deep_offset_across
+            deep_part = ramp * deep_share * ranking.deep_weight * (match.similarity - offset)
+        fused.append(Fused(docnum, total + deep_part, saturated, cosine, aligned, match, weights, deep_part))
     fused.sort(key=lambda item: (-item.score, item.docnum))
     return fused

@@ -42,8 +42,8 @@ LOCK_TIMEOUT = 30.0
 """Seconds a writer waits for another writer to finish."""
 MARKER = "search-index.json"
 """Names the folder's format: an index of another format must be rebuilt."""
-VECTORS = "vectors"
-"""The folder of passage vectors, one file per segment (``vectors``)."""
+VECTOR_FOLDERS = ("vectors", "deep")
+"""The folders of passage vectors, one per encoder, holding a folder per segment (``vectors.stored``)."""
 _TOC = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
 _SEGMENT_FILE = re.compile(rf"^({INDEX_NAME}_[0-9a-z]+)\.")
 _LOCK = f"{INDEX_NAME}_WRITELOCK"
@@ -210,8 +210,9 @@ class Store:
             lock.release()
             raise
 
-    def vectors_folder(self) -> Path:
-        return self.path / VECTORS
+    def vectors_folder(self, name: str) -> Path:
+        """Where one encoder's passage vectors are kept (one of VECTOR_FOLDERS)."""
+        return self.path / name
 
 
 class Writer:
@@ -352,11 +353,11 @@ class Writer:
             match = _SEGMENT_FILE.match(name)
             if match and drop(match.group(1)):
                 self.store.storage.delete_file(name)
-        folder = self.store.vectors_folder()
-        if folder.is_dir():
-            for entry in folder.iterdir():
-                if drop(entry.name.split(".", 1)[0]):
-                    if entry.is_dir():
-                        shutil.rmtree(entry, ignore_errors=True)
-                    else:
-                        entry.unlink(missing_ok=True)
+        for folder in map(self.store.vectors_folder, VECTOR_FOLDERS):
+            if folder.is_dir():
+                for entry in folder.iterdir():
+                    if drop(entry.name.split(".", 1)[0]):
+                        if entry.is_dir():
+                            shutil.rmtree(entry, ignore_errors=True)
+                        else:
+                            entry.unlink(missing_ok=True)

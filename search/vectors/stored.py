@@ -1,9 +1,10 @@
-"""Passage vectors: one folder per segment, filled in by the second phase of indexing.
+"""Passage vectors: one folder per segment and encoder, filled in by the vector phases of indexing.
 
 A whoosh segment never changes once written (deletions aside), so the vectors
-of its passages are kept beside it, keyed by the segment's id:
-``vectors/<segment>.<covered>/`` holds the vectors of ``covered`` of its
-passages. The second phase of indexing writes a new folder with more of them
+of its passages are kept beside it, keyed by the segment's id: each encoder's
+``Space`` names a folder, and ``<space>/<segment>.<covered>/`` holds its vectors of
+``covered`` of the segment's passages (``vectors/`` for the sentence encoder,
+``deep/`` for e5). A vector phase writes a new folder with more of them
 as it goes (into a temporary name, then renamed: a reader sees the old folder
 or the new one), so it can be stopped and resumed at any point, and queries
 fuse vectors for the passages that have them. The files are plain ``.npy``
@@ -26,13 +27,21 @@ import numpy as np
 
 from ..files import mapped, release, replace_path
 from ..storage import checksums
-from .embeddings import DIM
 
 _ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
 _PROJECTED = ("basis", "passages.projected", "sentences.projected")
-PROJECTED_DIMS = 256
-"""Principal components of a segment's vectors, and of a vocabulary's, that a query reads in full
-(half the bytes, 97% of the vectors' energy)."""
+
+
+@dataclass(frozen=True)
+class Space:
+    """One encoder's passage vectors: the folder they are kept in beside the segments, their
+    dimensions, the type their full vectors are stored in, and how many principal components
+    a query reads in full (``Projection``)."""
+
+    folder: str
+    dim: int
+    dtype: type
+    projected_dims: int
 PROJECT_FROM = 8192
 """Segments with fewer passages than this are read in full: it is cheap already."""
 SHORTLIST_PER_HIT = 3
@@ -45,31 +54,42 @@ the search took 10.8 ms a query at 1x, with 300 it takes 6.4 ms."""
 
 @dataclass(frozen=True)
 class Projection:
-    """A segment's vectors in its first PROJECTED_DIMS principal components."""
+    """A segment's vectors in their first principal components (float32, whatever the full
+    vectors' type)."""
 
-    basis: np.ndarray  # (DIM, PROJECTED_DIMS)
-    passages: np.ndarray  # (R, PROJECTED_DIMS)
-    sentences: np.ndarray  # (S, PROJECTED_DIMS)
+    basis: np.ndarray  # (dim, projected dims)
+    passages: np.ndarray  # (R, projected dims)
+    sentences: np.ndarray  # (S, projected dims)
 
     @classmethod
-    def of(cls, passages: np.ndarray, sentences: np.ndarray) -> "Projection":
-        basis = principal_components((passages, sentences))
-        return cls(basis, passages @ basis, sentences @ basis)
+    def of(cls, passages: np.ndarray, sentences: np.ndarray, dims: int) -> "Projection":
+        basis = principal_components((passages, sentences), dims)
+        return cls(basis, _projected(passages, basis), _projected(sentences, basis))
 
 
-def principal_components(matrices: Iterable[np.ndarray]) -> np.ndarray:
-    """The PROJECTED_DIMS directions that keep most of the rows, (DIM, PROJECTED_DIMS): the
+def _projected(matrix: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The rows in the basis, a block at a time (a float16 matrix is never converted whole)."""
+    out = np.empty((len(matrix), basis.shape[1]), np.float32)
+    for start in range(0, len(matrix), 8192):
+        out[start:start + 8192] = np.asarray(matrix[start:start + 8192], np.float32) @ basis
+    return out
+
+
+def principal_components(matrices: Iterable[np.ndarray], dims: int) -> np.ndarray:
+    """The ``dims`` directions that keep most of the rows, (dim, dims): the
     leading eigenvectors of XᵀX, gathered a block of rows at a time (an SVD of the rows
     themselves held copies of them). Each block's product is single precision, their sum
     double: four times as fast as double throughout, and the same subspace (the cosines
     between the two bases' directions were all above 0.999999 on the 1x WMT index)."""
-    gram = np.zeros((DIM, DIM), dtype=np.float64)
+    matrices = list(matrices)
+    width = matrices[0].shape[1]
+    gram = np.zeros((width, width), dtype=np.float64)
     for matrix in matrices:
         for start in range(0, len(matrix), 8192):
             block = np.asarray(matrix[start:start + 8192], dtype=np.float32)
             gram += block.T @ block
     _, directions = np.linalg.eigh(gram)  # ascending eigenvalues
-    return np.ascontiguousarray(directions[:, ::-1][:, :PROJECTED_DIMS], dtype=np.float32)
+    return np.ascontiguousarray(directions[:, ::-1][:, :dims], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -79,20 +99,20 @@ class SegmentVectors:
     rows: np.ndarray
     """(R,) int32: the docnum (within the segment) of each passage with a vector, ascending."""
     passages: np.ndarray
-    """(R, DIM) float32: each passage's vector."""
+    """(R, dim): each passage's vector (of the space's type)."""
     digests: np.ndarray
     """(R,) uint64: a hash of each passage's text, so its vector is reused if the passage moves."""
     sentences: np.ndarray
-    """(S, DIM) float32: the vectors of the sentences of passages of two sentences or more."""
+    """(S, dim): the vectors of the sentences of passages of two sentences or more."""
     owners: np.ndarray
     """(S,) int32: the row (into ``rows``) of each sentence's passage, ascending."""
     projection: Projection | None = None
     """For a complete segment of PROJECT_FROM passages or more."""
 
     @classmethod
-    def empty(cls) -> "SegmentVectors":
-        return cls(np.zeros(0, np.int32), np.zeros((0, DIM), np.float32), np.zeros(0, np.uint64),
-                   np.zeros((0, DIM), np.float32), np.zeros(0, np.int32))
+    def empty(cls, space: Space) -> "SegmentVectors":
+        return cls(np.zeros(0, np.int32), np.zeros((0, space.dim), space.dtype), np.zeros(0, np.uint64),
+                   np.zeros((0, space.dim), space.dtype), np.zeros(0, np.int32))
 
     def similarities(self, query: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The similarity to a query vector of rows start:stop (all by default): the mean of the
@@ -157,38 +177,43 @@ def latest(folder: Path, segment_id: str) -> Path | None:
     return found
 
 
-def load(folder: Path, segment_id: str, retry: bool = True) -> SegmentVectors:
-    """A segment's vectors, memory-mapped (none if it has none yet, or its files are unreadable)."""
+def load(folder: Path, segment_id: str, space: Space, retry: bool = True) -> SegmentVectors:
+    """A segment's vectors in a space, memory-mapped (none if it has none yet, or its files are
+    unreadable or of another shape)."""
     path = latest(folder, segment_id)
+    empty = SegmentVectors.empty(space)
     if path is None:
-        return SegmentVectors.empty()
+        return empty
     if checksums.folder_damaged(path) is not None:
         if retry and not path.exists():
-            return load(folder, segment_id, retry=False)  # just replaced
-        return SegmentVectors.empty()  # the next indexing run computes them again
+            return load(folder, segment_id, space, retry=False)  # just replaced
+        return empty  # the next indexing run computes them again
     try:
         arrays = [mapped(path / f"{name}.npy") for name in _ARRAYS]
     except FileNotFoundError:
-        return load(folder, segment_id, retry=False) if retry else SegmentVectors.empty()  # just replaced
+        return load(folder, segment_id, space, retry=False) if retry else empty  # just replaced
     except (OSError, ValueError):
-        return SegmentVectors.empty()  # unreadable: the next indexing run computes them again
+        return empty  # unreadable: the next indexing run computes them again
     try:
         projection = Projection(*(mapped(path / f"{name}.npy") for name in _PROJECTED))
     except (OSError, ValueError):
         projection = None  # none saved (a small or incomplete segment), or unreadable: read in full
     vectors = SegmentVectors(*arrays, projection)
-    if projection is not None and (projection.passages.shape != (len(vectors.rows), PROJECTED_DIMS)
-                                   or projection.sentences.shape != (len(vectors.owners), PROJECTED_DIMS)):
+    dims = space.projected_dims
+    if projection is not None and (projection.basis.shape != (space.dim, dims)
+                                   or projection.passages.shape != (len(vectors.rows), dims)
+                                   or projection.sentences.shape != (len(vectors.owners), dims)):
         vectors = SegmentVectors(*arrays)
     shapes_agree = (len(vectors.rows) == len(vectors.passages) == len(vectors.digests)
                     and len(vectors.sentences) == len(vectors.owners)
-                    and vectors.passages.shape[1:] == (DIM,) and vectors.sentences.shape[1:] == (DIM,))
-    return vectors if shapes_agree else SegmentVectors.empty()
+                    and vectors.passages.shape[1:] == (space.dim,) and vectors.sentences.shape[1:] == (space.dim,)
+                    and vectors.passages.dtype == space.dtype and vectors.sentences.dtype == space.dtype)
+    return vectors if shapes_agree else empty
 
 
-def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool = False) -> None:
-    """Write a segment's vectors as its newest folder, atomically, and remove the older ones;
-    with their projection when the segment is ``complete`` and large."""
+def save(folder: Path, segment_id: str, vectors: SegmentVectors, space: Space, complete: bool = False) -> None:
+    """Write a segment's vectors in a space as its newest folder, atomically, and remove the
+    older ones; with their projection when the segment is ``complete`` and large."""
     folder.mkdir(exist_ok=True)
     target = folder / f"{segment_id}.{len(vectors)}"
     if checksums.folder_damaged(target) is None:
@@ -197,9 +222,12 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, complete: bool 
     def write(tmp: Path) -> None:
         tmp.mkdir()
         for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(vectors, name)), allow_pickle=False)
+            array = getattr(vectors, name)
+            if name in ("passages", "sentences"):
+                array = array.astype(space.dtype, copy=False)
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         if complete and len(vectors) >= PROJECT_FROM:
-            projection = Projection.of(vectors.passages, vectors.sentences)
+            projection = Projection.of(vectors.passages, vectors.sentences, space.projected_dims)
             for name, array in zip(_PROJECTED, (projection.basis, projection.passages, projection.sentences)):
                 np.save(tmp / f"{name}.npy", array, allow_pickle=False)
         checksums.seal_folder(tmp)

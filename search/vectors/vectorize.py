@@ -1,6 +1,9 @@
-"""Passages without vectors -> vectors: the second phase of indexing.
+"""Passages without vectors -> vectors: the vector phases of indexing.
 
-The main process reads the passages that have no vector yet and looks each
+There are two, one per encoder (``Encoder``): the vector phase computes the
+sentence encoder's vectors (``embeddings``, fast) and the index's vocabulary;
+the deep phase then computes e5's (``deep``, 30-80 times as costly). Each works
+the same way. The main process reads the passages that have no vector yet and looks each
 text up among the vectors the index already has (a passage that moved, or a
 copy of another, keeps its vector: no text is encoded twice); the encoder's
 workers encode the rest. The work is a pipeline of jobs -- chunks of a
@@ -17,8 +20,9 @@ import time
 from collections import deque
 from concurrent.futures import Executor, Future
 from contextlib import nullcontext
+from dataclasses import dataclass
 from itertools import chain, islice
-from typing import ContextManager, Iterator, Protocol
+from typing import Callable, ContextManager, Iterator, Protocol, Sequence
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3Segment
@@ -27,23 +31,54 @@ from ..ingest.passages import sentences
 from ..storage.schema import KIND, PASSAGE
 from ..storage.store import Writer
 from ..workers.local import executor, stop
-from . import embeddings, stored, vocabulary
-from .stored import SegmentVectors
+from . import deep, embeddings, stored, vocabulary
+from .stored import SegmentVectors, Space
 from .wordvectors import WordVectors
 
 VECTOR_CHUNK = 2048
 """Passages gathered and handed to the workers together."""
-PARALLEL_TEXTS = 2000
-"""Fewer passages than this are encoded in this process: starting workers would cost more."""
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """What one vector phase computes. Its functions run in the workers (module-level, so that any
+    Executor can send them)."""
+
+    space: Space
+    encode: Callable[[Sequence[str]], np.ndarray]
+    """Texts -> L2-normalised rows."""
+    load: Callable[[], None]
+    """Loads the model in a worker, once."""
+    batch: int
+    """Texts per task."""
+    parallel_from: int
+    """Fewer passages than this are encoded in this process: starting workers would cost more."""
+    vocabulary: bool
+    """Whether the phase embeds the index's vocabulary too (the word vectors of translation)."""
+
+
+SENTENCES = Encoder(embeddings.SPACE, embeddings.encode, embeddings.load_for_corpus, embeddings.BATCH,
+                    parallel_from=2000, vocabulary=True)
+"""The vector phase: the Universal Sentence Encoder, 0.45 ms a news line on one core."""
+DEEP = Encoder(deep.SPACE, deep.passages, deep.load_for_corpus, deep.BATCH, parallel_from=200, vocabulary=False)
+"""The deep phase: multilingual-e5-small, about 40 ms a news line on one core."""
 
 
 class Tally(Protocol):
-    """Where the phase counts what it did (an indexing Report)."""
+    """Where the phase counts what it did (an indexing Report, or a Count)."""
 
     encoded: int
     """Texts (passages and sentences) encoded."""
     reused: int
     """Passages whose text had a vector already (in the index, or earlier in this run)."""
+
+
+@dataclass
+class Count:
+    """A Tally of its own."""
+
+    encoded: int = 0
+    reused: int = 0
 
 
 class Progress(Protocol):
@@ -52,24 +87,28 @@ class Progress(Protocol):
     def advance(self, amount: int) -> None: ...
 
 
-def fill(writer: Writer, tally: Tally, progress: Progress, workers: int, commit_seconds: float) -> None:
-    """Encode every live passage that has no vector, then refresh the vocabulary if the index changed."""
-    folder = writer.store.vectors_folder()
-    plan = [(segment, stored.load(folder, segment.segment_id())) for segment in writer.segments]
+def fill(writer: Writer, encoder: Encoder, tally: Tally, progress: Progress, workers: int,
+         commit_seconds: float) -> None:
+    """Encode every live passage that has no vector of this encoder's, then (for the sentence
+    encoder) refresh the vocabulary if the index changed."""
+    space = encoder.space
+    folder = writer.store.vectors_folder(space.folder)
+    plan = [(segment, stored.load(folder, segment.segment_id(), space)) for segment in writer.segments]
     missing = [(segment, found, without_vectors(writer, segment, found)) for segment, found in plan]
     total = sum(len(docnums) for _, _, docnums in missing)
-    progress.start("vectors", total)
-    workers = workers if total >= PARALLEL_TEXTS else 1
-    with executor(workers, writer.lock_descriptor, start=_load_encoder) as pool, _one_blas_thread(workers > 1):
+    progress.start(space.folder, total)
+    workers = workers if total >= encoder.parallel_from else 1
+    with executor(workers, writer.lock_descriptor, start=encoder.load) as pool, _one_blas_thread(workers > 1):
         reuse = _Reuse({segment.segment_id(): found for segment, found in plan})
-        jobs = [_SegmentJobs(writer, segment, found, docnums, reuse, tally, progress, commit_seconds)
+        jobs = [_SegmentJobs(writer, encoder, segment, found, docnums, reuse, tally, progress, commit_seconds)
                 for segment, found, docnums in missing if docnums]
         passages: Iterator[_Job] = (job for segment_jobs in jobs for job in segment_jobs)
         source = {segment.segment_id(): segment.deleted_count() for segment in writer.segments}
-        if vocabulary.built_from(writer.store.path) != source:  # read while the first chunk is encoded
+        if encoder.vocabulary and vocabulary.built_from(writer.store.path) != source:
+            # read while the first chunk is encoded
             passages = chain(islice(passages, 1), [_VocabularyJob(writer, source)], passages)  # type: ignore[list-item]
         try:
-            _run(pool, passages)
+            _run(pool, encoder, passages)
         except KeyboardInterrupt:
             stop(pool)
             for segment_jobs in jobs:  # what was encoded is kept
@@ -89,19 +128,15 @@ def _one_blas_thread(beside_workers: bool) -> ContextManager[object]:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def missing(writer: Writer) -> int:
-    """How many live passages have no vector."""
-    folder = writer.store.vectors_folder()
-    return sum(len(without_vectors(writer, s, stored.load(folder, s.segment_id()))) for s in writer.segments)
+def missing(writer: Writer, space: Space) -> int:
+    """How many live passages have no vector in a space."""
+    folder = writer.store.vectors_folder(space.folder)
+    return sum(len(without_vectors(writer, s, stored.load(folder, s.segment_id(), space))) for s in writer.segments)
 
 
 def without_vectors(writer: Writer, segment: W3Segment, found: SegmentVectors) -> list[int]:
     passages = writer.live(segment, KIND, PASSAGE)
     return sorted(set(passages.tolist()) - set(found.rows.tolist()))
-
-
-def _load_encoder() -> None:
-    embeddings.load_for_corpus()  # in each worker: the model is loaded once
 
 
 class _Job(Protocol):
@@ -110,22 +145,23 @@ class _Job(Protocol):
     def done(self, rows: np.ndarray) -> None: ...
 
 
-def _run(pool: Executor, jobs: Iterator[_Job], depth: int = 2) -> None:
+def _run(pool: Executor, encoder: Encoder, jobs: Iterator[_Job], depth: int = 2) -> None:
     """Encode each job's texts on the pool, in order; the next job is prepared while up to
     ``depth`` are encoded, so the workers never wait for it."""
     pending: deque[tuple[_Job, list[Future]]] = deque()
+    size = encoder.batch
     for job in jobs:  # preparing the next job happens here, while the pending ones are encoded
-        pending.append((job, [pool.submit(embeddings.encode, job.texts[i:i + embeddings.BATCH])
-                              for i in range(0, len(job.texts), embeddings.BATCH)]))
+        pending.append((job, [pool.submit(encoder.encode, job.texts[i:i + size])
+                              for i in range(0, len(job.texts), size)]))
         if len(pending) > depth:
-            _finish(*pending.popleft())
+            _finish(*pending.popleft(), encoder.space.dim)
     while pending:
-        _finish(*pending.popleft())
+        _finish(*pending.popleft(), encoder.space.dim)
 
 
-def _finish(job: _Job, futures: list[Future]) -> None:
+def _finish(job: _Job, futures: list[Future], dim: int) -> None:
     rows = [future.result() for future in futures]
-    job.done(np.vstack(rows) if rows else np.zeros((0, embeddings.DIM), np.float32))
+    job.done(np.vstack(rows) if rows else np.zeros((0, dim), np.float32))
 
 
 Vectors = tuple[np.ndarray, list[np.ndarray]]
@@ -175,9 +211,9 @@ def _digest(text: str) -> int:
 class _SegmentJobs:
     """The jobs of one segment: a chunk of its passages each, saving and committing as it goes."""
 
-    def __init__(self, writer: Writer, segment: W3Segment, found: SegmentVectors, docnums: list[int],
-                 reuse: _Reuse, tally: Tally, progress: Progress, commit_seconds: float) -> None:
-        self.writer, self.segment, self.found, self.docnums = writer, segment, found, docnums
+    def __init__(self, writer: Writer, encoder: Encoder, segment: W3Segment, found: SegmentVectors,
+                 docnums: list[int], reuse: _Reuse, tally: Tally, progress: Progress, commit_seconds: float) -> None:
+        self.writer, self.space, self.segment, self.found, self.docnums = writer, encoder.space, segment, found, docnums
         self.reuse, self.tally, self.progress, self.commit_seconds = reuse, tally, progress, commit_seconds
         self.new: _NewVectors | None = None  # allocated when its first chunk is done
         self.last_save = time.monotonic()
@@ -190,20 +226,20 @@ class _SegmentJobs:
 
     def add(self, docnum: int, digest: int, passage: np.ndarray, sentence_vectors: list[np.ndarray]) -> None:
         if self.new is None:
-            self.new = _NewVectors(len(self.docnums))
+            self.new = _NewVectors(len(self.docnums), self.space.dim)
         self.new.add(docnum, digest, passage, sentence_vectors)
         self.unsaved = True
 
     def save(self, final: bool = False) -> None:
         """Save the segment's vectors and commit them (a new generation: readers pick them up)."""
         assert self.new is not None
-        folder = self.writer.store.vectors_folder()
-        stored.save(folder, self.segment.segment_id(), self.new.merged(self.found), complete=final)
+        folder = self.writer.store.vectors_folder(self.space.folder)
+        stored.save(folder, self.segment.segment_id(), self.new.merged(self.found), self.space, complete=final)
         self.writer.commit()
         self.last_save = time.monotonic()
         self.unsaved = False
         segment_id = self.segment.segment_id()
-        self.reuse.saved(segment_id, stored.load(folder, segment_id))  # mapped, not held in memory
+        self.reuse.saved(segment_id, stored.load(folder, segment_id, self.space))  # mapped, not held in memory
         if final:
             self.new = None  # the saved folder holds them now
 
@@ -258,11 +294,11 @@ def _several(items: list[str]) -> list[str]:
 class _NewVectors:
     """Vectors computed for some of a segment's passages, to merge with those it had."""
 
-    def __init__(self, capacity: int) -> None:
-        self.count = 0
+    def __init__(self, capacity: int, dim: int) -> None:
+        self.count, self.dim = 0, dim
         self.rows = np.zeros(capacity, np.int32)
         self.digests = np.zeros(capacity, np.uint64)
-        self.passages = np.zeros((capacity, embeddings.DIM), np.float32)
+        self.passages = np.zeros((capacity, dim), np.float32)
         self.sentences: list[np.ndarray] = []
         self.owners: list[int] = []
 
@@ -279,13 +315,13 @@ class _NewVectors:
         n = self.count
         if not len(old):
             owners = np.array(self.owners, np.int32)
-            sentences = np.array(self.sentences, np.float32).reshape(-1, embeddings.DIM)
+            sentences = np.array(self.sentences, np.float32).reshape(-1, self.dim)
             return SegmentVectors(self.rows[:n], self.passages[:n], self.digests[:n], sentences, owners)
         rows = np.concatenate([old.rows, self.rows[:n]])
         order = np.argsort(rows, kind="stable")
         position = np.empty(len(rows), np.int64)
         position[order] = np.arange(len(rows))
-        dim = embeddings.DIM
+        dim = self.dim
         passages = np.concatenate([old.passages, self.passages[:n]])
         digests = np.concatenate([old.digests, self.digests[:n]])
         sentence_rows = np.concatenate([old.sentences, np.array(self.sentences, np.float32).reshape(-1, dim)])

@@ -31,7 +31,7 @@ from ..languages import LANGS, Lang, script_of
 from ..storage import checksums
 from ..storage.codec import ArrayTermsReader
 from ..storage.schema import EXACT
-from .embeddings import DIM
+from .embeddings import DIM, SPACE
 from .stored import principal_components
 
 MAX_WORDS = 30_000
@@ -53,7 +53,7 @@ class Vocabulary:
     words: list[str]
     matrix: np.ndarray  # (words, DIM) float32
     projection: tuple[np.ndarray, np.ndarray] | None = None
-    """The basis (DIM, vectors.PROJECTED_DIMS) and the words' coordinates in it."""
+    """The basis (DIM, the sentence encoder's projected dimensions) and the words' coordinates in it."""
 
     @cached_property
     def rows(self) -> dict[str, int]:
@@ -66,7 +66,7 @@ class Vocabulary:
 
         The full product reads the whole matrix (60 MB for 30,000 words: 9-11 ms a query on
         this project's machines, bound by memory speed). A large vocabulary is searched
-        first in its first vectors.PROJECTED_DIMS principal components (half the bytes, 97% of the
+        first in its first ``embeddings.SPACE.projected_dims`` principal components (half the bytes, 97% of the
         vectors' energy), and the SHORTLIST best words by that estimate are then scored
         exactly. On the WMT benchmark's vocabularies the shortlists keep 8,166 of the 8,169
         neighbours translation uses (those above its floor among the best three) English ->
@@ -130,7 +130,7 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
         (tmp / "source.json").write_text(json.dumps(source, sort_keys=True), encoding="utf-8")
         matrices = {lang: vectors(chosen).astype(np.float32).reshape(len(chosen), DIM)
                     for lang, chosen in words.items()}
-        basis = principal_components(matrices.values())
+        basis = principal_components(matrices.values(), SPACE.projected_dims)
         np.save(tmp / "basis.npy", basis, allow_pickle=False)
         for lang, matrix in matrices.items():
             np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.vectors import stored
-from search.vectors.embeddings import DIM
+from search.vectors import deep, stored
+from search.vectors.embeddings import DIM, SPACE
 from search.vectors.stored import SegmentVectors
 
 
@@ -26,31 +26,44 @@ def _vectors(rows: list[int], sentences: list[tuple[int, int]] = ()) -> SegmentV
 
 def test_saved_vectors_load_back_memory_mapped(tmp_path: Path) -> None:
     saved = _vectors([0, 3, 7], [(1, 5), (1, 6)])
-    stored.save(tmp_path, "passages_abc", saved)
-    loaded = stored.load(tmp_path, "passages_abc")
+    stored.save(tmp_path, "passages_abc", saved, SPACE)
+    loaded = stored.load(tmp_path, "passages_abc", SPACE)
     assert isinstance(loaded.passages.base, np.memmap)  # a view of the mapped file, not a copy
     assert loaded.rows.tolist() == [0, 3, 7] and loaded.owners.tolist() == [1, 1]
     assert np.array_equal(loaded.passages, saved.passages)
 
 
 def test_the_newest_folder_wins_and_older_ones_go(tmp_path: Path) -> None:
-    stored.save(tmp_path, "passages_abc", _vectors([0]))
-    stored.save(tmp_path, "passages_abc", _vectors([0, 1, 2]))
+    stored.save(tmp_path, "passages_abc", _vectors([0]), SPACE)
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1, 2]), SPACE)
     assert [p.name for p in tmp_path.iterdir()] == ["passages_abc.3"]
-    assert len(stored.load(tmp_path, "passages_abc")) == 3
-    assert len(stored.load(tmp_path, "passages_other")) == 0
+    assert len(stored.load(tmp_path, "passages_abc", SPACE)) == 3
+    assert len(stored.load(tmp_path, "passages_other", SPACE)) == 0
+
+
+def test_deep_vectors_are_kept_in_half_precision_in_their_own_space(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    rows = rng.standard_normal((3, deep.DIM)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    saved = SegmentVectors(np.arange(3, dtype=np.int32), rows, np.arange(3, dtype=np.uint64),
+                           np.zeros((0, deep.DIM), np.float32), np.zeros(0, np.int32))
+    stored.save(tmp_path, "passages_abc", saved, deep.SPACE)
+    loaded = stored.load(tmp_path, "passages_abc", deep.SPACE)
+    assert loaded.passages.dtype == np.float16 and loaded.passages.shape == (3, deep.DIM)
+    assert loaded.similarities(rows[1]) == pytest.approx(rows @ rows[1], abs=2e-3)  # half precision holds
+    assert len(stored.load(tmp_path, "passages_abc", SPACE)) == 0  # another space's shape: not its vectors
 
 
 def test_damaged_vector_files_are_treated_as_missing(tmp_path: Path) -> None:
-    stored.save(tmp_path, "passages_abc", _vectors([0, 1]))
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1]), SPACE)
     (tmp_path / "passages_abc.2" / "passages.npy").write_bytes(b"\x93NUMPY garbage")
-    assert len(stored.load(tmp_path, "passages_abc")) == 0  # the next indexing run encodes them again
+    assert len(stored.load(tmp_path, "passages_abc", SPACE)) == 0  # the next indexing run encodes them again
 
 
 def test_a_pickle_in_a_vector_file_is_refused(tmp_path: Path) -> None:
-    stored.save(tmp_path, "passages_abc", _vectors([0, 1]))
+    stored.save(tmp_path, "passages_abc", _vectors([0, 1]), SPACE)
     np.save(tmp_path / "passages_abc.2" / "digests.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
-    assert len(stored.load(tmp_path, "passages_abc")) == 0
+    assert len(stored.load(tmp_path, "passages_abc", SPACE)) == 0
 
 
 def test_similarity_is_the_mean_of_passage_and_best_sentence() -> None:
@@ -84,9 +97,9 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     sentences = rows[:100] + 0.1 * rng.standard_normal((100, DIM)).astype(np.float32)
     saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
                            sentences.astype(np.float32), np.arange(100, dtype=np.int32))
-    stored.save(tmp_path, "passages_big", saved, complete=True)
-    loaded = stored.load(tmp_path, "passages_big")
-    assert loaded.projection is not None and loaded.projection.basis.shape == (DIM, stored.PROJECTED_DIMS)
+    stored.save(tmp_path, "passages_big", saved, SPACE, complete=True)
+    loaded = stored.load(tmp_path, "passages_big", SPACE)
+    assert loaded.projection is not None and loaded.projection.basis.shape == (DIM, SPACE.projected_dims)
     every = Matches(np.arange(600, dtype=np.int64), np.ones(600))
     russian = np.r_[np.arange(0, 150), np.arange(400, 600)]  # one language's files: runs of rows
     through = PassageVectors([(SimpleNamespace(docbase=0), loaded)],
@@ -100,5 +113,5 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
             assert [nearest[d] for d in expected] == pytest.approx(full[expected].tolist(), abs=1e-5)
     loaded.release()  # pages let go of; the vectors still read
     assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
-    stored.save(tmp_path, "passages_small", _vectors([0, 1, 2]), complete=True)
-    assert stored.load(tmp_path, "passages_small").projection is None  # small: read in full
+    stored.save(tmp_path, "passages_small", _vectors([0, 1, 2]), SPACE, complete=True)
+    assert stored.load(tmp_path, "passages_small", SPACE).projection is None  # small: read in full
