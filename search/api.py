@@ -12,6 +12,7 @@ The CLI is a thin layer over this module.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from .searcher import Cross, Results, search
 from .snapshot import Snapshots
 from .storage.schema import FILE, KIND
 from .storage.store import Store, default_location
+from .workers import cluster as clusters
 
 DEFAULT_SOURCES = ["seeds"]
 """What `search index` reads when given no path, and `search query` builds a missing index from."""
@@ -84,12 +86,16 @@ class Index:
 
     def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True, deep: bool = True,
                progress: Progress | None = None, warn: Warn | None = None,
-               workers: int | None = None) -> Report:
+               workers: int | None = None, cluster: str | clusters.Cluster | None = None) -> Report:
         """Index files and folders, or bring the index in sync with them; then compute the
         vectors passages lack (unless ``vectors=False``), then their deep vectors (unless
-        ``deep=False`` or ``vectors=False``)."""
-        return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, with_deep=deep,
-                           progress=progress, warn=warn, workers=workers)
+        ``deep=False`` or ``vectors=False``). ``cluster``: a Dask cluster's address
+        (``tcp://HOST:PORT``, or ``local:N`` to start N workers here) or a connected
+        ``search.workers.cluster.Cluster``, whose workers then do the analysis and encoding."""
+        connected = clusters.connect(cluster) if isinstance(cluster, str) else nullcontext(cluster)
+        with connected as pool:
+            return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, with_deep=deep,
+                               progress=progress, warn=warn, workers=workers, cluster=pool)
 
     def stats(self) -> Stats:
         """Documents, passages per language, vector and deep vector coverage, size on disk and last commit."""

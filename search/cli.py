@@ -77,12 +77,13 @@ class _Bars:
 
 
 def _build(paths: list[str], index: str | None, rebuild: bool = False, vectors: bool = True,
-           deep: bool = True) -> api.Report:
+           deep: bool = True, cluster: str | None = None) -> api.Report:
     """Index, with progress bars when stderr is a terminal, and a summary line."""
     bars = _Bars()
     with api.Index(index) as ix:
         try:
-            report = ix.update(paths, rebuild=rebuild, vectors=vectors, deep=deep, progress=bars, warn=_say)
+            report = ix.update(paths, rebuild=rebuild, vectors=vectors, deep=deep, progress=bars, warn=_say,
+                               cluster=cluster or None)
         finally:
             bars.close()
     if report.vectors_missing:
@@ -124,6 +125,10 @@ def index_command(
         False, "--no-deep",
         help="Stop before the deep phase (e5 vectors, the slowest part): a later run adds them, and "
              "queries meanwhile use them for the passages that have them."),
+    cluster: Optional[str] = typer.Option(
+        None, "--cluster", metavar="ADDRESS", envvar="SEARCH_CLUSTER",
+        help="Analyse and encode on a Dask cluster: tcp://HOST:PORT (a running `dask scheduler`), "
+             "or local:N to start N worker processes here. Default: $SEARCH_CLUSTER, else this machine's cores."),
 ) -> None:
     """Index files, or bring the index in sync with them.
 
@@ -139,8 +144,10 @@ def index_command(
       search index seeds/ notes/ --index /tmp/ix
       search index ~/reports --no-vectors     # text now, vectors later
       search index ~/reports --no-deep        # all but the deep vectors, which a later run adds
+      search index ~/reports --cluster tcp://scheduler:8786
     """
-    _build(paths or api.DEFAULT_SOURCES, index, rebuild, vectors=not no_vectors, deep=not no_deep)
+    _build(paths or api.DEFAULT_SOURCES, index, rebuild, vectors=not no_vectors, deep=not no_deep,
+           cluster=cluster)
 
 
 @app.command("query")

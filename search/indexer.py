@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Protocol
 
 from whoosh.codec.whoosh3 import W3Segment
-from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.filestore import FileStorage, RamStorage
 
 from .errors import IndexUnwritable, Interrupted
 from .ingest.formats import locations
@@ -40,6 +40,7 @@ from .storage.schema import FILE, KEY, KIND, LANG, PASSAGE, schema
 from .storage.segments import SegmentBuilder
 from .storage.store import Store, Writer
 from .vectors import vectorize
+from .workers.cluster import Cluster
 from .workers.local import cores, executor, ordered, stop
 
 COMMIT_SECONDS = 30.0
@@ -96,9 +97,11 @@ class Report:
 
 def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_vectors: bool = True,
                 with_deep: bool = True, progress: Progress | None = None, warn: Warn | None = None,
-                workers: int | None = None) -> Report:
+                workers: int | None = None, cluster: Cluster | None = None) -> Report:
     """Bring the index in line with the files under ``paths``, then fill in missing vectors
     (unless ``with_vectors`` is false), then missing deep vectors (unless either is false).
+    With a ``cluster``, its workers analyse the text and encode the vectors; this process
+    reads the files and writes the index.
 
     Raises Interrupted (after committing what was done) on Ctrl-C.
     """
@@ -106,22 +109,22 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
     sources = list(discover(paths, unsupported))  # a missing path fails before the index is touched
     report = Report(files=len(sources), unsupported=dict(unsupported.most_common()))
     progress = progress or _Silent()
-    workers = workers or cores()
+    workers = workers or (cluster.workers if cluster else cores())
     phase = "indexing"
     try:
         with store.writer(clear=rebuild) as writer:
             _sync_text(writer, sources, [root_key(p) for p in paths], rebuild, report, progress,
-                       warn or (lambda _: None), workers)
+                       warn or (lambda _: None), workers, cluster)
             phase = "vectors"
             if with_vectors:
-                vectorize.fill(writer, vectorize.SENTENCES, report, progress, workers, COMMIT_SECONDS)
+                vectorize.fill(writer, vectorize.SENTENCES, report, progress, workers, COMMIT_SECONDS, cluster)
             else:
                 report.vectors_missing = vectorize.missing(writer, vectorize.SENTENCES.space)
             phase = "deep"
             if with_vectors and with_deep:
                 deep = vectorize.Count()
                 try:
-                    vectorize.fill(writer, vectorize.DEEP, deep, progress, workers, COMMIT_SECONDS)
+                    vectorize.fill(writer, vectorize.DEEP, deep, progress, workers, COMMIT_SECONDS, cluster)
                 finally:
                     report.deep_encoded, report.deep_reused = deep.encoded, deep.reused
             else:
@@ -159,13 +162,18 @@ def _interrupted(report: Report, phase: str) -> str:
 class TextTask:
     """Files for one worker to read, split, analyse and write as one new segment."""
 
-    folder: str
-    files: tuple[tuple[SourceFile, tuple | None], ...]
-    """Each file, and the stamp it was indexed with (None: new to the index)."""
+    folder: str | None
+    """The index folder; None: the segment is built in memory and its files returned (on a
+    cluster, whose workers need not see the index)."""
+    files: tuple[tuple[SourceFile | Document | Outcome, tuple | None], ...]
+    """Each file (or, for a cluster, the document read from it, or why it could not be read),
+    and the stamp it was indexed with (None: new to the index)."""
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one file."""
+
     key: str
     path: str
     kind: Literal["indexed", "touched", "skipped"]
@@ -177,10 +185,12 @@ class Outcome:
 class TextResult:
     segment: W3Segment | None
     outcomes: tuple[Outcome, ...]
+    files: tuple[tuple[str, bytes], ...] = ()
+    """The segment's files, when it was built in memory (``TextTask.folder`` None)."""
 
 
 def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebuild: bool, report: Report,
-               progress: Progress, warn: Warn, workers: int) -> None:
+               progress: Progress, warn: Warn, workers: int, cluster: Cluster | None) -> None:
     known = {} if rebuild else writer.file_records()
     work = []
     for source in sources:
@@ -192,14 +202,20 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
     progress.start("indexing", len(sources))
     progress.advance(report.unchanged)
     size = sum(source.size for source, _ in work)
-    parallel = workers if size >= PARALLEL_BYTES else 1
-    tasks = [TextTask(str(writer.store.path), tuple(chunk)) for chunk in _chunks(work, parallel)]
+    parallel = workers if size >= PARALLEL_BYTES or cluster else 1
+    chunks = list(_chunks(work, parallel))
+    if cluster:  # read here, as each task is handed out: the workers need not see the files
+        tasks: Iterator[TextTask] = (TextTask(None, tuple((_read(s), stamp) for s, stamp in chunk))
+                                     for chunk in chunks)
+    else:
+        tasks = (TextTask(str(writer.store.path), tuple(chunk)) for chunk in chunks)
     last = time.monotonic()
-    with executor(parallel, writer.lock_descriptor) as pool:
+    with cluster.executor() if cluster else executor(parallel, writer.lock_descriptor) as pool:
         try:
-            for task, result in zip(tasks, ordered(pool, build_segment, tasks, ahead=parallel)):
+            for chunk, result in zip(chunks, ordered(pool, build_segment, tasks, ahead=parallel)):
+                _save_files(writer.store.path, result.files)
                 _apply(writer, result, known, report, warn)
-                progress.advance(len(task.files))
+                progress.advance(len(chunk))
                 if writer.pending and time.monotonic() - last >= COMMIT_SECONDS:
                     writer.commit()
                     last = time.monotonic()
@@ -234,17 +250,34 @@ def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterat
         yield chunk
 
 
+def _read(source: SourceFile) -> Document | Outcome:
+    """A file's document, or why it cannot be read."""
+    try:
+        return read(source)
+    except (Undecodable, OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        return Outcome(source.key, source.name, "skipped", reason=reason)
+
+
+def _save_files(folder: os.PathLike[str], files: tuple[tuple[str, bytes], ...]) -> None:
+    """Write the files of a segment built in memory into the index folder (a segment no commit
+    names is removed by the next writer, as a local worker's would be)."""
+    for name, data in files:
+        with open(os.path.join(folder, name), "wb") as file:
+            file.write(data)
+
+
 def build_segment(task: TextTask) -> TextResult:
     """Read, split and analyse a task's files into a new segment of the index (in a worker)."""
-    builder = SegmentBuilder(FileStorage(task.folder), schema(), ArrayCodec())
+    storage = FileStorage(task.folder) if task.folder is not None else RamStorage()
+    builder = SegmentBuilder(storage, schema(), ArrayCodec())
     outcomes = []
-    for source, stamp in task.files:
-        try:
-            document = read(source)
-        except (Undecodable, OSError, ValueError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            outcomes.append(Outcome(source.key, source.name, "skipped", reason=reason))
+    for item, stamp in task.files:
+        document = _read(item) if isinstance(item, SourceFile) else item
+        if isinstance(document, Outcome):
+            outcomes.append(document)
             continue
+        source = document.source
         if stamp and stamp[2] == document.sha1:  # touched, not changed: only its record is renewed
             builder.add(_file_record(document, stamp[4]), {KIND: FILE, KEY: source.key})
             outcomes.append(Outcome(source.key, source.name, "touched"))
@@ -260,7 +293,10 @@ def build_segment(task: TextTask) -> TextResult:
     if not builder.records:
         builder.cancel()
         return TextResult(None, tuple(outcomes))
-    return TextResult(builder.finish(), tuple(outcomes))
+    segment = builder.finish()
+    files = () if task.folder is not None else tuple(
+        (name, storage.files[name]) for name in sorted(storage.files))  # type: ignore[attr-defined]
+    return TextResult(segment, tuple(outcomes), files)
 
 
 def _file_record(document: Document, passages: int) -> dict:

@@ -30,6 +30,7 @@ from whoosh.codec.whoosh3 import W3Segment
 from ..ingest.passages import sentences
 from ..storage.schema import KIND, PASSAGE
 from ..storage.store import Writer
+from ..workers.cluster import Cluster
 from ..workers.local import executor, stop
 from . import deep, embeddings, stored, vocabulary
 from .stored import SegmentVectors, Space
@@ -88,17 +89,18 @@ class Progress(Protocol):
 
 
 def fill(writer: Writer, encoder: Encoder, tally: Tally, progress: Progress, workers: int,
-         commit_seconds: float) -> None:
+         commit_seconds: float, cluster: Cluster | None = None) -> None:
     """Encode every live passage that has no vector of this encoder's, then (for the sentence
-    encoder) refresh the vocabulary if the index changed."""
+    encoder) refresh the vocabulary if the index changed; on the ``cluster``'s workers if given."""
     space = encoder.space
     folder = writer.store.vectors_folder(space.folder)
     plan = [(segment, stored.load(folder, segment.segment_id(), space)) for segment in writer.segments]
     missing = [(segment, found, without_vectors(writer, segment, found)) for segment, found in plan]
     total = sum(len(docnums) for _, _, docnums in missing)
     progress.start(space.folder, total)
-    workers = workers if total >= encoder.parallel_from else 1
-    with executor(workers, writer.lock_descriptor, start=encoder.load) as pool, _one_blas_thread(workers > 1):
+    workers = workers if total >= encoder.parallel_from or cluster else 1
+    pool = cluster.executor(encoder.load) if cluster else executor(workers, writer.lock_descriptor, encoder.load)
+    with pool, _one_blas_thread(workers > 1):
         reuse = _Reuse({segment.segment_id(): found for segment, found in plan})
         jobs = [_SegmentJobs(writer, encoder, segment, found, docnums, reuse, tally, progress, commit_seconds)
                 for segment, found, docnums in missing if docnums]

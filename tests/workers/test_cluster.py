@@ -1,0 +1,139 @@
+"""Indexing on a Dask cluster (``search index --cluster``): the same index as a local build, a
+worker lost mid-phase costs nothing, and an unreachable scheduler is one clear line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from search import Index  # noqa: E402
+from search.workers.cluster import Cluster, connect  # noqa: E402
+
+from ..conftest import news  # noqa: E402
+
+pytestmark = pytest.mark.cluster
+
+QUERIES = ["Rosoboronexport", "президент России", "football match", "выборы в парламент", "oil prices"]
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return news(tmp_path_factory.mktemp("cluster") / "docs", 60)
+
+
+@pytest.fixture(scope="module")
+def local_index(docs: Path) -> Index:
+    index = Index(docs.parent / "local")
+    index.update([str(docs)], deep=False)
+    return index
+
+
+@pytest.fixture()
+def cluster() -> Cluster:
+    with connect("local:2") as connected:
+        yield connected
+
+
+def _same(index: Index, reference: Index) -> None:
+    """The same documents, passages and vectors, and the same hits with the same scores."""
+    mine, theirs = index.stats(), reference.stats()
+    assert (mine.documents, mine.passages, mine.vectors) == (theirs.documents, theirs.passages, theirs.vectors)
+    assert mine.vectors == sum(mine.passages.values())
+    for query in QUERIES:
+        got = [(h.doc, h.passage, h.score) for h in index.search(query, limit=10).hits]
+        want = [(h.doc, h.passage, h.score) for h in reference.search(query, limit=10).hits]
+        assert [hit[:2] for hit in got] == [hit[:2] for hit in want], query
+        assert [hit[2] for hit in got] == pytest.approx([hit[2] for hit in want], abs=1e-5), query
+
+
+def test_a_cluster_builds_the_same_index_as_this_machine(docs: Path, local_index: Index, cluster: Cluster,
+                                                         tmp_path: Path) -> None:
+    with Index(tmp_path / "index") as index:
+        report = index.update([str(docs)], deep=False, cluster=cluster)
+        assert report.indexed == 60 and report.vectors_missing == 0
+        _same(index, local_index)
+
+
+class _KillWorker:
+    """Progress that, once ``phase`` starts, kills a worker process in the middle of a task."""
+
+    def __init__(self, cluster: Cluster, phase: str) -> None:
+        self.cluster, self.phase, self.killed = cluster, phase, threading.Event()
+
+    def start(self, label: str, total: int) -> None:
+        if label == self.phase:
+            threading.Thread(target=self._kill, daemon=True).start()
+
+    def advance(self, amount: int) -> None:
+        pass
+
+    def _kill(self) -> None:
+        client = self.cluster.client
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            busy = [worker for worker, tasks in client.processing().items() if tasks]
+            if busy:
+                (pid,) = client.run(os.getpid, workers=busy[:1]).values()
+                os.kill(pid, signal.SIGKILL)
+                self.killed.set()
+                return
+            time.sleep(0.01)
+
+
+@pytest.mark.parametrize("phase", ["indexing", "vectors"])
+def test_a_worker_killed_mid_phase_loses_nothing(docs: Path, local_index: Index, cluster: Cluster, tmp_path: Path,
+                                                 phase: str) -> None:
+    killer = _KillWorker(cluster, phase)
+    with Index(tmp_path / "index") as index:
+        report = index.update([str(docs)], deep=False, cluster=cluster, progress=killer)
+        assert killer.killed.is_set()
+        assert report.indexed == 60 and report.vectors_missing == 0
+        _same(index, local_index)
+
+
+def test_an_unreachable_scheduler_is_exit_2_and_one_line(docs: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", "from search.launch import main; main()", "index", str(docs), "--index",
+                             str(tmp_path / "index"), "--cluster", f"tcp://127.0.0.1:{port}"],
+                            capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2
+    assert f"cannot reach the cluster at 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_bad_address_is_exit_2(docs: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from search.cli import app
+
+    result = CliRunner().invoke(app, ["index", str(docs), "--index", str(tmp_path / "index"), "--cluster", "nowhere"])
+    assert result.exit_code == 2 and "expected tcp://HOST:PORT or local:N" in result.output
+
+
+def test_search_index_reaches_a_running_scheduler(docs: Path, local_index: Index, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from search.cli import app
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as running:
+        result = CliRunner().invoke(app, ["index", str(docs), "--index", str(tmp_path / "index"), "--no-deep",
+                                          "--cluster", running.scheduler_address])
+    assert result.exit_code == 0, result.output
+    with Index(tmp_path / "index") as index:
+        _same(index, local_index)
