@@ -16,8 +16,9 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
-from .errors import IndexMissing
+from .errors import IndexMissing, InputError
 from .indexer import Progress, Report, Warn, index_paths
 from .languages import LANGS
 from .languages.lexicon import dictionary_available
@@ -56,6 +57,11 @@ class Index:
     def __init__(self, path: str | os.PathLike[str] | None = None, ranking: Ranking = RANKING) -> None:
         self.store = Store(path if path is not None else default_location())
         self._snapshots = Snapshots(self.store, ranking)
+
+    @staticmethod
+    def union(paths: Sequence[str | os.PathLike[str]], ranking: Ranking = RANKING) -> "MultiIndex":
+        """Several existing indexes searched as one (``MultiIndex``)."""
+        return MultiIndex(paths, ranking)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, ranking: Ranking = RANKING) -> "Index":
@@ -110,6 +116,38 @@ class Index:
         updated = datetime.fromtimestamp(committed, timezone.utc).isoformat(timespec="seconds")
         return Stats(str(self.store.path), documents, passages, covered, deep, segments, size, updated,
                      dictionary_available())
+
+
+class MultiIndex:
+    """Several index folders searched as one: passages rank as they would in one index of their
+    union (document frequencies, field lengths and record counts summed across them, their
+    vocabularies merged), and each hit names its index (``Hit.index``)."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], ranking: Ranking = RANKING) -> None:
+        """Raises IndexMissing if a folder holds no index, InputError if none is given."""
+        if not paths:
+            raise InputError("give at least one index to search")
+        stores = [Store(path) for path in paths]
+        for store in stores:
+            if not store.exists():
+                raise IndexMissing(f"no index at {store.path} (build one with: search index PATH --index {store.path})")
+        self._snapshots = Snapshots(stores[0], ranking, stores[1:])
+
+    def __enter__(self) -> "MultiIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._snapshots.close()
+
+    def search(self, query: str, *, limit: int = 10, lang: str | None = None,
+               cross: bool | Cross = True, context: int = 0) -> Results:
+        """As ``Index.search``, over every index at once."""
+        with self._snapshots.acquire() as snapshot:
+            return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
+                          context=context)
 
 
 def default_index_missing(path: str | None) -> bool:

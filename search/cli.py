@@ -157,7 +157,10 @@ def query_command(
         None, metavar="[TEXT]",
         help='The query: words, "exact phrase", AND / OR / NOT, -word, =exact, prefix*, lang:ru.',
     ),
-    index: Optional[str] = _index_option(),
+    index: Optional[list[str]] = typer.Option(
+        None, "--index", "-i", metavar="DIR",
+        help="Index folder; give it more than once to search several as one index of their union "
+             "(each hit names its index). Default: $SEARCH_INDEX, or index/ in the current folder."),
     limit: int = typer.Option(10, "--limit", "-n", min=1, help="Hits per query, at least 1."),
     lang: Optional[LangChoice] = typer.Option(None, "--lang", "-l", help="Only passages in this language."),
     json_output: bool = typer.Option(False, "--json", help="JSON Lines: one object per hit."),
@@ -186,18 +189,19 @@ def query_command(
       search query '"military cooperation"' --json --limit 3
       search query Rosoboronexport -C 1     # with the passage before and after each hit
       printf 'q1\\tShoigu\\n' | search query --batch - --json
+      search query Shoigu --index news-2024 --index news-2025   # two indexes ranked as one
     """
     if (text is None) == (batch is None):
         raise InputError("give either a query TEXT or --batch FILE")
     queries = list(_read_batch(batch)) if batch is not None else [(None, text or "")]
-    if api.default_index_missing(index):
+    if not index and api.default_index_missing(None):
         _say(f"no index yet; building it from {' '.join(api.DEFAULT_SOURCES)}/ first")
-        _build(api.DEFAULT_SOURCES, index)
+        _build(api.DEFAULT_SOURCES, None)
     from . import output
 
     colour = output.use_colour(sys.stdout)
     found = False
-    with api.Index.open(index) as ix:
+    with api.MultiIndex(index) if index and len(index) > 1 else api.Index.open(index[0] if index else None) as ix:
         for qid, query in queries:
             results = ix.search(query, limit=limit, lang=lang.value if lang else None, cross=not no_cross,
                                 context=context_passages)

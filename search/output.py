@@ -41,6 +41,8 @@ def text_block(hit: Hit, colour: bool) -> str:
     """``rank. path:line #passage [lang] score`` and the passage, its matched words marked; with its
     context, the passages before and after it, each as ``- path:line #passage`` and its text."""
     head = f"{hit.rank}. {hit.location} #{hit.passage} [{hit.lang}] score {hit.score:.3f}"
+    if hit.index:
+        head += f" in {hit.index}"
     if colour:
         head = f"{_META}{head}{_RESET}"
     before, after = hit.context or ((), ())

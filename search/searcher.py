@@ -88,6 +88,8 @@ class Hit:
     """The document's identity in the index (its resolved path)."""
     context: tuple[tuple[Neighbour, ...], tuple[Neighbour, ...]] | None = None
     """The passages before and after it in its document, when asked for (``--context``)."""
+    index: str | None = None
+    """The index folder that holds it, when several were searched as one (``api.MultiIndex``)."""
 
     @property
     def location(self) -> str:
@@ -97,7 +99,7 @@ class Hit:
         return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc,
                 "passage": self.passage, "line": self.line, "page": self.page, "lang": self.lang,
                 "text": self.text, "start": self.start, "end": self.end,
-                "highlights": [list(span) for span in self.highlights]}
+                "highlights": [list(span) for span in self.highlights]} | ({"index": self.index} if self.index else {})
 
 
 def location(doc: str, line: int, page: int | None) -> str:
@@ -181,6 +183,9 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
                   deep=matches, deep_share=share)[:limit]
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
+    if len(snapshot.parts) > 1:
+        hits = [replace(hit, index=str(snapshot.parts[snapshot.index_of(item.docnum)][0].path))
+                for hit, item in zip(hits, ranked)]
     if context:
         hits = [replace(hit, context=_around(snapshot, hit, context)) for hit in hits]
     return Results(text, hits, expansions(root), dense, coverage, deep_coverage, repaired.corrections, repaired.text)

@@ -7,6 +7,12 @@ postings, the passage vectors, the vocabularies, the lexicon, word vectors --
 each opened on first use and kept until the snapshot is closed. Nothing else
 derives state from an index's path, and nothing a query does writes to the
 index folder: a read-only index answers every query.
+
+A snapshot may span several indexes (``api.MultiIndex``): their segments are then
+the leaves of one reader, so every statistic BM25F reads (document frequencies,
+field lengths, record counts) is summed over all of them, as Elasticsearch's
+dfs_query_then_fetch does, and their vocabularies are merged as one index of
+their union would have built it: a query ranks as it would on that index.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from whoosh.index import FileIndex
+from whoosh.reading import EmptyReader, MultiReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
@@ -36,13 +43,26 @@ from .vectors.wordvectors import WordVectors
 class Snapshot:
     """One committed generation of an index, as queries see it."""
 
-    def __init__(self, store: Store, commit: Commit, ranking: Ranking = RANKING) -> None:
+    def __init__(self, store: Store, commit: Commit, ranking: Ranking = RANKING,
+                 others: Sequence[tuple[Store, Commit]] = ()) -> None:
+        """``others``: more indexes (each with its commit) to search as one with this one."""
         self.store, self.commit, self.ranking = store, commit, ranking
+        self.parts = [(store, commit), *others]
+        self.generations = tuple(part.generation for _, part in self.parts)
         self.generation = commit.generation
-        reader = FileIndex._reader(store.storage, commit.schema, commit.segments, commit.generation)
+        readers = [FileIndex._reader(s.storage, c.schema, c.segments, c.generation) for s, c in self.parts]
+        if others:  # one reader over every index's segments: docnums and statistics span them all
+            readers = [leaf for reader, (_, c) in zip(readers, self.parts) if c.segments
+                       for leaf, _ in reader.leaf_readers()]
+            reader = MultiReader(readers) if readers else EmptyReader(commit.schema)
+        else:
+            reader = readers[0]
         self.searcher = Searcher(reader, weighting=BM25F(B=ranking.bm25_b, K1=ranking.bm25_k1))
-        leaves = reader.leaf_readers() if commit.segments else []
-        self.leaves = [Leaf(segment, leaf, docbase) for segment, (leaf, docbase) in zip(commit.segments, leaves)]
+        segments = [segment for _, c in self.parts for segment in c.segments]
+        leaves = reader.leaf_readers() if segments else []
+        self.leaves = [Leaf(segment, leaf, docbase) for segment, (leaf, docbase) in zip(segments, leaves)]
+        self._stores = [s for s, c in self.parts for _ in c.segments]
+        """Each leaf's index."""
         self.scorer = Scorer(self.leaves, commit.schema, ranking)
         self._occurs: dict[str, bool] = {}
         self._named: dict[str, bool] = {}
@@ -85,13 +105,22 @@ class Snapshot:
         return self._passage_vectors(deep.SPACE)
 
     def _passage_vectors(self, space: stored.Space) -> "PassageVectors":
-        folder = self.store.vectors_folder(space.folder)
-        return PassageVectors([(leaf, stored.load(folder, leaf.segment.segment_id(), space))
-                               for leaf in self.leaves], self.passages)
+        return PassageVectors([(leaf, stored.load(store.vectors_folder(space.folder), leaf.segment.segment_id(), space))
+                               for leaf, store in zip(self.leaves, self._stores)], self.passages)
+
+    def index_of(self, docnum: int) -> int:
+        """Which of the snapshot's indexes (0 for the first) holds a record."""
+        for leaf, store in zip(reversed(self.leaves), reversed(self._stores)):
+            if docnum >= leaf.docbase:
+                return next(i for i, (s, _) in enumerate(self.parts) if s is store)
+        return 0
 
     @cached_property
     def vocabularies(self) -> dict[Lang, vocabulary.Vocabulary]:
-        return vocabulary.load(self.store.path)
+        if len(self.parts) == 1:
+            return vocabulary.load(self.store.path)
+        return vocabulary.merged([vocabulary.load(s.path) for s, _ in self.parts], [leaf.terms for leaf in self.leaves],
+                                 self._word_vectors.get)
 
     def named(self, key: str) -> bool:
         """Whether a ``names`` key is in the index."""
@@ -257,8 +286,9 @@ class Snapshots:
     has been made since; a replaced snapshot is closed once nobody holds it.
     """
 
-    def __init__(self, store: Store, ranking: Ranking = RANKING) -> None:
-        self.store, self.ranking = store, ranking
+    def __init__(self, store: Store, ranking: Ranking = RANKING, others: Sequence[Store] = ()) -> None:
+        """``others``: more indexes each snapshot spans (``api.MultiIndex``)."""
+        self.store, self.ranking, self.others = store, ranking, list(others)
         self._current: Snapshot | None = None
 
     @contextmanager
@@ -273,10 +303,11 @@ class Snapshots:
                 snapshot.close()
 
     def _refreshed(self) -> Snapshot:
-        generation = self.store.generation()
-        if self._current is None or self._current.generation != generation:
+        generations = tuple(store.generation() for store in [self.store, *self.others])
+        if self._current is None or self._current.generations != generations:
             self._retire(self._current)
-            self._current = Snapshot(self.store, self.store.read(generation), self.ranking)
+            self._current = Snapshot(self.store, self.store.read(generations[0]), self.ranking,
+                                     [(store, store.read(g)) for store, g in zip(self.others, generations[1:])])
         return self._current
 
     def close(self) -> None:

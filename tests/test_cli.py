@@ -209,3 +209,18 @@ def test_a_repaired_query_says_so_on_stderr_and_in_each_json_line(runner: CliRun
     clean = run(runner, seeds_index, "query", "подводные лодки", "--json")
     assert "showing results" not in clean.stderr
     assert {hit["corrected"] for hit in json_hits(clean.stdout)} == {None}
+
+
+def test_query_searches_several_indexes_as_one(runner: CliRunner, seeds_index: Index, tmp_path: Path) -> None:
+    """--index given twice: one ranking over both, each JSON hit naming its index."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("Rosoboronexport signed a new contract.", encoding="utf-8")
+    Index(tmp_path / "index").update([str(other)], deep=False)
+    result = runner.invoke(app, ["query", "Rosoboronexport", "--json", "--limit", "50",
+                                 "--index", str(seeds_index.store.path), "--index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    hits = json_hits(result.output)
+    assert {hit["index"] for hit in hits} == {str(seeds_index.store.path), str(tmp_path / "index")}
+    assert [hit["rank"] for hit in hits] == list(range(1, len(hits) + 1))
+    assert all(a["score"] >= b["score"] for a, b in zip(hits, hits[1:]))

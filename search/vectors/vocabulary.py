@@ -173,6 +173,26 @@ def load(folder: Path) -> dict[Lang, Vocabulary]:
     return vocabularies
 
 
+def merged(parts: Sequence[dict[Lang, Vocabulary]], segments: Iterable[ArrayTermsReader],
+           vectors: Callable[[Sequence[str]], np.ndarray]) -> dict[Lang, Vocabulary]:
+    """The vocabulary one index of several indexes' union would have: its words chosen from all
+    their ``segments``, each word's vector taken from a part that has it (else from ``vectors``),
+    and the principal components of them all, as ``save`` computes them. Empty if no part has one."""
+    if not any(parts):
+        return {}
+    words = frequent_words(segments)
+    known = {word: vocabulary.matrix[row] for part in parts for vocabulary in part.values()
+             for word, row in vocabulary.rows.items()}
+    missing = sorted({w for chosen in words.values() for w in chosen if w not in known})
+    if missing:
+        known.update(zip(missing, vectors(missing)))
+    matrices = {lang: np.array([known[w] for w in chosen], np.float32).reshape(len(chosen), DIM)
+                for lang, chosen in words.items()}
+    basis = principal_components(matrices.values(), SPACE.projected_dims)
+    return {lang: Vocabulary(words[lang], matrix, (basis, matrix @ basis) if len(matrix) >= PROJECTED_FROM else None)
+            for lang, matrix in matrices.items()}
+
+
 def _newest(folder: Path) -> Path | None:
     """The folder of the newest vocabulary, if there is one and it is as it was written (a damaged
     one counts as none: the next indexing run writes it again)."""
