@@ -137,3 +137,17 @@ def test_search_index_reaches_a_running_scheduler(docs: Path, local_index: Index
     assert result.exit_code == 0, result.output
     with Index(tmp_path / "index") as index:
         _same(index, local_index)
+
+
+def test_the_deep_phase_runs_on_the_cluster_too(cluster: Cluster, tmp_path: Path) -> None:
+    docs = news(tmp_path / "docs", 4, start=40)
+    local, remote = Index(tmp_path / "local"), Index(tmp_path / "remote")
+    local.update([str(docs)])
+    report = remote.update([str(docs)], cluster=cluster)
+    assert report.deep_missing == 0 and report.deep_encoded > 0
+    assert remote.stats().deep == local.stats().deep == sum(local.stats().passages.values())
+    for query in QUERIES:
+        want = [(h.doc, h.passage, h.score) for h in local.search(query).hits]
+        got = [(h.doc, h.passage, h.score) for h in remote.search(query).hits]
+        assert [hit[:2] for hit in got] == [hit[:2] for hit in want], query
+        assert [hit[2] for hit in got] == pytest.approx([hit[2] for hit in want], abs=1e-5), query
