@@ -69,6 +69,8 @@ class Ask:
             fields["lang"] = self.lang
         if self.limit != 10:
             fields["limit"] = self.limit
+        if self.context:
+            fields["context"] = self.context
         if not self.cross:
             fields["cross"] = "off"
         return urlencode({**fields, **extra})
