@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from search import Index
 
@@ -179,8 +179,9 @@ def main() -> None:
     batch_mean = statistics.fmean(every["batch"])
     requests = len(every[f"serve-{args.clients}"])
     print(f"batch: {1000 * batch_mean:.1f} ms a query (mean)")
-    print(f"serve, 1 client: p50 {_p(every['serve-1'], 50) / _p(every['batch'], 50):.2f}x the batch's p50, "
-          f"{single_wall / len(every['serve-1']) / batch_mean:.2f}x its per-query cost (wall / queries)")
+    print(f"serve, 1 client: {1000 * single_wall / len(every['serve-1']):.1f} ms a query (wall / queries) = "
+          f"{single_wall / len(every['serve-1']) / batch_mean:.2f}x the batch's per-query cost; "
+          f"p50 {_p(every['serve-1'], 50) / _p(every['batch'], 50):.2f}x the batch's p50")
     print(f"serve, {args.clients} clients: {1000 * wall / requests:.1f} ms a query (wall / queries) = "
           f"{wall / requests / batch_mean:.2f}x the batch's per-query cost; "
           f"latency p50 {_p(every[f'serve-{args.clients}'], 50) / _p(every['batch'], 50):.2f}x the batch's p50 "

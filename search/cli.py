@@ -240,7 +240,7 @@ def serve_command(
         "127.0.0.1", "--host", metavar="ADDRESS",
         help="Address to listen on. Default 127.0.0.1 (this machine only); any other gets a warning: "
              "there is no login."),
-    port: int = typer.Option(8080, "--port", "-p", min=0, max=65535,
+    port: int = typer.Option(8080, "--port", "-p", min=0, max=65535, metavar="PORT",
                              help="Port to listen on; 0 picks a free one (the URL printed says which)."),
 ) -> None:
     """Serve a search page, document views and a JSON API over an index, in a browser.
