@@ -9,7 +9,9 @@ newest commit, so a commit made while serving is searched by the next request.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,14 +234,32 @@ def create_app(index: Index) -> Starlette:
             return JSONResponse({"error": message}, status_code=status)
         return page(request, "error.html", {"status": status, "message": message}, status)
 
+    def guarded(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        """An endpoint whose errors become a response: a SearchError (a damaged index) its message,
+        anything else one line on stderr, as the CLI says it, instead of uvicorn's traceback."""
+
+        @functools.wraps(endpoint)
+        async def answer(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except HTTPException:
+                raise
+            except Exception as error:
+                if not isinstance(error, SearchError):
+                    logging.getLogger(__name__).error(
+                        "internal error on %s: %s: %s", request.url.path, type(error).__name__, error)
+                return await failed(request, error)
+
+        return answer
+
     static = Path(__file__).parent / "static"
     app = Starlette(routes=[
-        Route("/", home),
-        Route("/doc/{doc_id}", document),
-        Route("/stats", stats_page),
-        Route("/api/search", api_search),
-        Route("/api/stats", api_stats),
+        Route("/", guarded(home)),
+        Route("/doc/{doc_id}", guarded(document)),
+        Route("/stats", guarded(stats_page)),
+        Route("/api/search", guarded(api_search)),
+        Route("/api/stats", guarded(api_stats)),
         Mount("/static", StaticFiles(directory=static), name="static"),
-    ], exception_handlers={HTTPException: failed, SearchError: failed, Exception: failed})
+    ], exception_handlers={HTTPException: failed})
     app.add_middleware(_Headers)
     return app

@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from search import Index
+from search.errors import IndexCorrupt
 from search.web.app import create_app
 from search.web.documents import doc_id
 
@@ -237,3 +238,30 @@ def test_requests_do_not_need_a_writable_index(web_corpus: Path, tmp_path: Path)
         for path in [copy, *copy.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     assert os.access(copy, os.W_OK)
+
+
+class _Failing:
+    """An index whose every read fails: as a damaged one does (SearchError), or as a bug does."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def search(self, *args: object, **kwargs: object) -> None:
+        raise self.error
+
+    stats = search
+
+
+@pytest.mark.parametrize("error, status", [(IndexCorrupt("cannot read the index at x"), 503),
+                                           (RuntimeError("a bug"), 500)])
+def test_a_failing_read_is_one_line_never_a_traceback(error: Exception, status: int,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    with TestClient(create_app(_Failing(error)), raise_server_exceptions=False) as client:  # type: ignore[arg-type]
+        response = client.get("/api/search", params={"q": "x"})
+        assert response.status_code == status and "Traceback" not in response.text
+        assert response.json()["error"] in ("cannot read the index at x", "internal error: RuntimeError")
+        page = client.get("/stats")
+        assert page.status_code == status and "Traceback" not in page.text
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged == ([] if status == 503 else ["internal error on /api/search: RuntimeError: a bug",
+                                                "internal error on /stats: RuntimeError: a bug"])
