@@ -149,6 +149,8 @@ class Outcome:
     kind: Literal["indexed", "touched", "skipped"]
     passages: int = 0
     reason: str = ""
+    notes: tuple[str, ...] = ()
+    """Members of an archive or e-mail that were skipped, each with the reason."""
 
 
 @dataclass(frozen=True)
@@ -227,14 +229,18 @@ def build_segment(task: TextTask) -> TextResult:
             builder.add(_file_record(document, stamp[4]), {KIND: FILE, KEY: source.key})
             outcomes.append(Outcome(source.key, source.name, "touched"))
             continue
-        passages = split_passages(document.text)
-        builder.add(_file_record(document, len(passages)), {KIND: FILE, KEY: source.key})
-        places = locations(document.text, [passage.start for passage in passages], document.paged)
-        for passage, (line, page) in zip(passages, places):
-            stored = {KEY: source.key, "doc": source.name, "passage": passage.number, "start": passage.start,
-                      "end": passage.end, "line": line, "page": page, LANG: passage.lang, "text": passage.text}
-            builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
-        outcomes.append(Outcome(source.key, source.name, "indexed", len(passages)))
+        split = [(section, split_passages(section.text)) for section in document.sections]
+        builder.add(_file_record(document, sum(len(passages) for _, passages in split)), {KIND: FILE, KEY: source.key})
+        count = 0  # passages are numbered through the whole file, members one after another
+        for section, passages in split:
+            places = locations(section.text, [passage.start for passage in passages], section.paged)
+            for passage, (line, page) in zip(passages, places):
+                stored = {KEY: source.key, "doc": source.name, "passage": count, "start": passage.start,
+                          "end": passage.end, "line": line, "page": page, LANG: passage.lang,
+                          "text": passage.text, "member": section.member}
+                builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
+                count += 1
+        outcomes.append(Outcome(source.key, source.name, "indexed", count, notes=document.notes))
     if not builder.records:
         builder.cancel()
         return TextResult(None, tuple(outcomes))
@@ -266,6 +272,8 @@ def _apply(writer: Writer, result: TextResult, known: dict[str, dict], report: R
             else:
                 report.indexed += 1
             report.passages += outcome.passages
+            for note in outcome.notes:
+                warn(f"skipped in {outcome.path}: {note}")
     if result.segment is not None:
         writer.add(result.segment)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import os
 import re
 from collections import Counter
@@ -18,11 +19,16 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError
-from . import formats
+from . import archives, formats, mail
 from .formats import Undecodable
 
-SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
+_PLAIN = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
+SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
+_PAGED = frozenset({"pdf"})
+"""Formats whose text is in pages joined by ``formats.PAGE_BREAK``."""
+MAX_DEPTH = 4
+"""Containers (archives, messages) nested deeper than this inside a file are skipped with a note."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +53,32 @@ def printable(path: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """Text read on its own: a whole file's, or one member's of an archive or e-mail."""
+
+    member: str | None
+    """Its path inside the file (``nested.zip/deep/note.txt``), None for the file's own text."""
+    text: str
+    paged: bool
+    """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
-    """A decoded document."""
+    """A decoded file: its sections (one, unless it is a container), and notes on members skipped."""
 
     source: SourceFile
-    text: str
+    sections: tuple[Section, ...]
     sha1: str
     encoding: str
-    """The text's encoding, or the format it was extracted from ("pdf", "docx", "odt", "rtf")."""
+    """The text's encoding, or the format it was extracted from ("pdf", "docx", "zip", "eml"...)."""
+    notes: tuple[str, ...] = ()
+    """Members that could not be read, each with the reason (the file itself was read)."""
 
     @property
-    def paged(self) -> bool:
-        """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
-        return self.encoding == "pdf"
+    def text(self) -> str:
+        """All its text, sections apart by a blank line."""
+        return "\n\n".join(section.text for section in self.sections)
 
 
 def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Iterator[SourceFile]:
@@ -110,17 +129,87 @@ def root_key(path: str) -> str:
 
 
 def read(source: SourceFile) -> Document:
-    """Read and decode one file (PDF, DOCX, ODT and RTF through ``formats``). Raises Undecodable or OSError."""
+    """Read and decode one file, and the members of an archive or e-mail through the same readers.
+    Raises Undecodable or OSError."""
     path = Path(source.path)
-    data = path.read_bytes()
-    suffix = path.suffix.lower()
-    if suffix in formats.EXTRACTORS:
-        text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
-    else:
-        text, encoding = decode(data)
-        if suffix in _HTML_SUFFIXES:
-            text = html_to_text(text)
-    return Document(source, text, hashlib.sha1(data).hexdigest(), encoding)
+    reader = _Reader()
+    with path.open("rb") as stream:
+        suffix = archives.kind(path.name)
+        if suffix:  # streamed from disk: an archive may be larger than memory
+            digest = hashlib.sha1()
+            while chunk := stream.read(archives.CHUNK):
+                digest.update(chunk)
+            stream.seek(0)
+            reader.archive(None, path.name, stream, source.size, 0)
+            sha1, encoding = digest.hexdigest(), suffix[1:]
+        else:
+            data = stream.read()
+            sha1, encoding = hashlib.sha1(data).hexdigest(), reader.file(None, path.name, data, 0)
+    return Document(source, tuple(reader.sections), sha1, encoding, tuple(reader.notes))
+
+
+class _Reader:
+    """Reads a file into sections, recursing into the members of archives and messages; a member
+    that cannot be read becomes a note, and the rest of its container is still read."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.notes: list[str] = []
+
+    def file(self, member: str | None, name: str, data: bytes, depth: int) -> str:
+        """Add the sections of one file's bytes; returns its encoding or format. Raises Undecodable."""
+        suffix = Path(name).suffix.lower()
+        container = archives.kind(name)
+        if container:
+            self.archive(member, name, io.BytesIO(data), len(data), depth)
+            return container[1:]
+        if suffix == ".mbox":
+            for number, raw in enumerate(mail.mbox_messages(data), 1):
+                self.inner(_joined(member, f"message {number}"), f"{number}.eml", raw, depth)
+            return "mbox"
+        if suffix in (".eml", ".msg"):
+            message = (mail.parse(data, decode, html_to_text) if suffix == ".eml"
+                       else mail.msg_message(data, html_to_text))
+            self.sections.append(Section(member, message.text, False))
+            for attachment, payload in message.attachments:
+                self.inner(_joined(member, attachment), attachment, payload, depth)
+            return suffix[1:]
+        if suffix in formats.EXTRACTORS:
+            text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
+        else:
+            text, encoding = decode(data)
+            if suffix in _HTML_SUFFIXES:
+                text = html_to_text(text)
+        self.sections.append(Section(member, text, encoding in _PAGED))
+        return encoding
+
+    def archive(self, member: str | None, name: str, stream: io.BufferedIOBase | io.BytesIO, size: int,
+                depth: int) -> None:
+        """Add the sections of an archive's members; a damaged archive keeps those read before the damage."""
+        read_before = len(self.sections)
+        try:
+            for inner, payload in archives.members(name, stream, size, self.notes):
+                self.inner(_joined(member, inner), inner, payload, depth)
+        except Undecodable as error:
+            if member is None and len(self.sections) == read_before:
+                raise
+            self.notes.append(f"{member or name}: {error}")
+
+    def inner(self, member: str, name: str, data: bytes, depth: int) -> None:
+        """Add a member of a container, or a note saying why it was skipped (other kinds: silently)."""
+        if Path(name).suffix.lower() not in SUFFIXES and not archives.kind(name):
+            return
+        if depth >= MAX_DEPTH and (archives.kind(name) or Path(name).suffix.lower() in mail.SUFFIXES):
+            self.notes.append(f"{member}: skipped, nested more than {MAX_DEPTH} containers deep")
+            return
+        try:
+            self.file(member, name, data, depth + 1)
+        except Undecodable as error:
+            self.notes.append(f"{member}: {error}")
+
+
+def _joined(member: str | None, inner: str) -> str:
+    return f"{member}/{inner}" if member else inner
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
