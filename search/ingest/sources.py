@@ -94,7 +94,7 @@ def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Itera
     for path in paths:
         for file in _walk(path):
             suffix = Path(file).suffix.lower()
-            if suffix not in SUFFIXES:
+            if not readable(file):
                 if unsupported is not None:
                     unsupported[suffix or "(no suffix)"] += 1
                 continue
@@ -102,6 +102,11 @@ def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Itera
             if source and source.key not in seen:
                 seen.add(source.key)
                 yield source
+
+
+def readable(name: str) -> bool:
+    """Whether a file or member of this name is read (by its suffix: .tar.xz and the like too)."""
+    return Path(name).suffix.lower() in SUFFIXES or archives.kind(name) is not None
 
 
 def _walk(path: str) -> Iterator[str]:
@@ -197,7 +202,7 @@ class _Reader:
 
     def inner(self, member: str, name: str, data: bytes, depth: int) -> None:
         """Add a member of a container, or a note saying why it was skipped (other kinds: silently)."""
-        if Path(name).suffix.lower() not in SUFFIXES and not archives.kind(name):
+        if not readable(name):
             return
         if depth >= MAX_DEPTH and (archives.kind(name) or Path(name).suffix.lower() in mail.SUFFIXES):
             self.notes.append(f"{member}: skipped, nested more than {MAX_DEPTH} containers deep")
