@@ -1,11 +1,17 @@
 #!/bin/sh
 # Install Debian's Mueller English-Russian dictionary (mueller7-dict, GPL-2+), read at run time
 # from /usr/share/dictd, and the DejaVu fonts (fonts-dejavu-core), which the tests use to write
-# Russian PDFs. Both optional: without the dictionary, cross-language lookup uses the glossary,
-# name keys and embeddings. Never fails the set-up.
+# Russian PDFs, and Tesseract with its English and Russian data (tesseract-ocr, -eng, -rus), which
+# reads images and scanned PDF pages. All optional: without the dictionary, cross-language lookup
+# uses the glossary, name keys and embeddings; without Tesseract, images and scanned pages are
+# skipped. Never fails the set-up.
 missing=""
 [ -r /usr/share/dictd/mueller7.index ] || missing="mueller7-dict"
 [ -r /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
+command -v tesseract >/dev/null 2>&1 || missing="$missing tesseract-ocr"
+for lang in eng rus; do
+    tesseract --list-langs 2>/dev/null | grep -qx "$lang" || missing="$missing tesseract-ocr-$lang"
+done
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
@@ -14,5 +20,5 @@ if command -v apt-get >/dev/null 2>&1; then
         exit 0
     fi
 fi
-echo "note: could not install$missing; without mueller7-dict cross-language lookup uses the glossary, names and embeddings" >&2
+echo "note: could not install$missing; without mueller7-dict cross-language lookup uses the glossary, names and embeddings; without tesseract-ocr images and scanned PDF pages are skipped" >&2
 exit 0

@@ -29,6 +29,7 @@ from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage
 
 from .errors import IndexUnwritable, Interrupted
+from .ingest import ocr
 from .ingest.formats import locations
 from .ingest.passages import split_passages
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
@@ -103,6 +104,8 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
         with store.writer(clear=rebuild) as writer:
             _sync_text(writer, sources, [root_key(p) for p in paths], rebuild, report, progress,
                        warn or (lambda _: None), workers)
+            if warn and any(ocr.MISSING in reason for _, reason in report.skipped):
+                warn(ocr.INSTALL)  # once, however many images were skipped
             phase = "vectors"
             if with_vectors:
                 vectorize.fill(writer, report, progress, workers, COMMIT_SECONDS)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError
-from . import archives, formats, mail
+from . import archives, formats, mail, ocr
 from .formats import Undecodable
 
 _PLAIN = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
-SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES})
+SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES, *ocr.SUFFIXES})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 _PAGED = frozenset({"pdf"})
 """Formats whose text is in pages joined by ``formats.PAGE_BREAK``."""
@@ -178,6 +178,10 @@ class _Reader:
             self.sections.append(Section(member, message.text, False))
             for attachment, payload in message.attachments:
                 self.inner(_joined(member, attachment), attachment, payload, depth)
+            return suffix[1:]
+        if suffix in ocr.SUFFIXES:
+            text = ocr.image_text(data)
+            self.sections.append(Section(member, text, formats.PAGE_BREAK in text))
             return suffix[1:]
         if suffix in formats.EXTRACTORS:
             text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
