@@ -30,8 +30,6 @@ from whoosh.filedb.filestore import FileStorage
 
 from .errors import IndexUnwritable, Interrupted
 from .ingest import ocr
-from .ingest.formats import locations
-from .ingest.passages import split_passages
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .languages import lexicon
 from .storage.codec import ArrayCodec
@@ -232,12 +230,11 @@ def build_segment(task: TextTask) -> TextResult:
             builder.add(_file_record(document, stamp[4]), {KIND: FILE, KEY: source.key})
             outcomes.append(Outcome(source.key, source.name, "touched"))
             continue
-        split = [(section, split_passages(section.text)) for section in document.sections]
+        split = [(section, section.passages()) for section in document.sections]
         builder.add(_file_record(document, sum(len(passages) for _, passages in split)), {KIND: FILE, KEY: source.key})
         count = 0  # passages are numbered through the whole file, members one after another
         for section, passages in split:
-            places = locations(section.text, [passage.start for passage in passages], section.paged)
-            for passage, (line, page) in zip(passages, places):
+            for passage, line, page in passages:
                 stored = {KEY: source.key, "doc": source.name, "passage": count, "start": passage.start,
                           "end": passage.end, "line": line, "page": page, LANG: passage.lang,
                           "text": passage.text, "member": section.member}

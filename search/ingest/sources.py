@@ -13,17 +13,19 @@ import io
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError
-from . import archives, formats, mail, ocr
-from .formats import Undecodable
+from . import archives, formats, mail, ocr, office
+from .formats import Undecodable, locations
+from .passages import Passage, split_passages
 
 _PLAIN = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
-SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES, *ocr.SUFFIXES})
+_OFFICE = frozenset({".xlsx", ".pptx", ".epub", *office.LEGACY})
+SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES, *ocr.SUFFIXES, *_OFFICE})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 _PAGED = frozenset({"pdf"})
 """Formats whose text is in pages joined by ``formats.PAGE_BREAK``."""
@@ -61,6 +63,21 @@ class Section:
     text: str
     paged: bool
     """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
+    rows: bool = False
+    """Whether each line is a passage of its own (a sheet's rows), its line the row's number."""
+
+    def passages(self) -> list[tuple[Passage, int, int | None]]:
+        """Its passages, each with its line (within its page) and page, offsets into its text."""
+        if not self.rows:
+            passages = split_passages(self.text)
+            return [(passage, line, page) for passage, (line, page)
+                    in zip(passages, locations(self.text, [p.start for p in passages], self.paged))]
+        found, offset = [], 0
+        for number, row in enumerate(self.text.split("\n"), 1):
+            found += [(replace(passage, start=passage.start + offset, end=passage.end + offset), number, None)
+                      for passage in split_passages(row)]
+            offset += len(row) + 1
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +195,20 @@ class _Reader:
             self.sections.append(Section(member, message.text, False))
             for attachment, payload in message.attachments:
                 self.inner(_joined(member, attachment), attachment, payload, depth)
+            return suffix[1:]
+        if suffix == ".xlsx":
+            self.sections += [Section(_joined(member, table.name), table.text, False, rows=True)
+                              for table in office.xlsx_tables(data)]
+            return "xlsx"
+        if suffix == ".epub":
+            self.sections += [Section(_joined(member, chapter), text, False)
+                              for chapter, text in office.epub_chapters(data, html_to_text)]
+            return "epub"
+        if suffix == ".pptx":
+            self.sections.append(Section(member, office.pptx_text(data), True))
+            return "pptx"
+        if suffix in office.LEGACY:
+            self.sections.append(Section(member, office.legacy_text(suffix, data), False))
             return suffix[1:]
         if suffix in ocr.SUFFIXES:
             text = ocr.image_text(data)
