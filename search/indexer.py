@@ -172,7 +172,7 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
             work.append((source, tuple(record["stamp"]) if record else None))
     progress.start("indexing", len(sources))
     progress.advance(report.unchanged)
-    size = sum(source.size for source, _ in work)
+    size = sum(source.cost for source, _ in work)
     parallel = workers if size >= PARALLEL_BYTES else 1
     tasks = [TextTask(str(writer.store.path), tuple(chunk)) for chunk in _chunks(work, parallel)]
     last = time.monotonic()
@@ -200,14 +200,14 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
 
 def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterator[list]:
     """Split the work into tasks of similar size, a multiple of the workers, none over TASK_BYTES."""
-    total = sum(source.size for source, _ in work)
+    total = sum(source.cost for source, _ in work)
     count = workers * max(1, math.ceil(total / (workers * TASK_BYTES)))
     target = max(1, total // count)
     chunk: list = []
     size = 0
     for item in work:
         chunk.append(item)
-        size += item[0].size
+        size += item[0].cost
         if size >= target:
             yield chunk
             chunk, size = [], 0

@@ -29,6 +29,8 @@ SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES, *ocr.SUFFIXES
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 _PAGED = frozenset({"pdf"})
 """Formats whose text is in pages joined by ``formats.PAGE_BREAK``."""
+OCR_COST = 32
+"""An image's bytes cost this many bytes of text (a 100 KB scan about a second of OCR)."""
 MAX_DEPTH = 4
 """Containers (archives, messages) nested deeper than this inside a file are skipped with a note."""
 
@@ -46,6 +48,12 @@ class SourceFile:
     def name(self) -> str:
         """The path as the index and every output carry it (``printable``)."""
         return printable(self.path)
+
+    @property
+    def cost(self) -> int:
+        """The work of reading it, in bytes of text that take as long: an image is read by OCR,
+        a second or so a page, so a few small scans are worth spreading over the workers."""
+        return self.size * OCR_COST if Path(self.path).suffix.lower() in ocr.SUFFIXES else self.size
 
 
 def printable(path: str) -> str:
