@@ -112,7 +112,9 @@ def _skipped(report: api.Report) -> str:
 def index_command(
     paths: Optional[list[str]] = typer.Argument(
         None, metavar="[PATH]...",
-        help="Files and folders to index (.txt .md .html .htm .pdf .docx .odt .rtf; folders recursively). "
+        help="Files and folders to index (.txt .md .html .htm .pdf .docx .odt .rtf .xlsx .pptx .epub, "
+             "e-mail .eml .mbox .msg, archives .zip .tar .tar.gz .tgz .tar.bz2 .tar.xz .gz, images by OCR "
+             ".png .jpg .tiff .bmp .webp; folders recursively). "
              "Default: seeds/",
     ),
     index: Optional[str] = _index_option(),

@@ -50,7 +50,7 @@ def text_block(hit: Hit, colour: bool) -> str:
 
 
 def _neighbour(hit: Hit, neighbour: Neighbour, colour: bool) -> str:
-    where = f"  - {location(hit.doc, neighbour.line, neighbour.page)} #{neighbour.passage}"
+    where = f"  - {location(hit.doc, neighbour.line, neighbour.page, neighbour.member)} #{neighbour.passage}"
     if colour:
         where = f"{_META}{where}{_RESET}"
     return where + "\n    " + " ".join(neighbour.text.split())

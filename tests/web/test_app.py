@@ -52,7 +52,7 @@ def test_api_search_gives_exactly_what_the_cli_prints(client: TestClient, web_co
 def test_api_search_context_adds_the_neighbours(client: TestClient) -> None:
     hit = client.get("/api/search", params={"q": "Rosoboronexport", "limit": 1, "context": 1}).json()["hits"][0]
     assert {"before", "after"} <= hit.keys()
-    assert all(set(n) == {"passage", "line", "page", "text"} for n in hit["before"] + hit["after"])
+    assert all(set(n) == {"passage", "line", "page", "member", "text"} for n in hit["before"] + hit["after"])
 
 
 def test_a_repaired_query_says_what_it_searched(client: TestClient) -> None:
