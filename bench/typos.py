@@ -13,6 +13,9 @@ MRR of the same slips with the repair step turned off:
 - typos: one slip in the question's longest word (a swap of neighbours, a letter dropped,
   doubled or replaced by its keyboard neighbour), chosen by a fixed seed.
 
+For each language, the clean questions the repair step changes, and those it damages (their
+paragraph ranks lower, in either language, than the question as typed would rank it), each named.
+
 Then the seeds: hand-typed slips of queries that work, and whether each finds the clean query's
 best passage (MRR@10 of it). And the cost: milliseconds the repair step takes per query, on
 the index given with --cost-index (bench/performance.py's 63k-passage WMT index) or else on
@@ -127,6 +130,26 @@ def unrepaired() -> Iterator[None]:
         searcher.repair = original
 
 
+def rank(index: Index, text: str, relevant: str, lang: str) -> float:
+    """The rank of a question's paragraph among the top K in a language (infinity if not there)."""
+    hits = index.search(text, limit=xquad.K, lang=lang).hits
+    return next((hit.rank for hit in hits if Path(hit.doc).name == relevant), float("inf"))
+
+
+def repair_damage(index: Index, questions: list[tuple[str, str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The clean questions the repair step changes, and those it damages: whose paragraph then ranks
+    lower, in its own language or the other, than the question as typed would rank it."""
+    changed = [(text, relevant) for _, text, relevant in questions if index.search(text).corrected is not None]
+    damaged = []
+    for text, relevant in changed:
+        repaired = [rank(index, text, relevant, lang) for lang in ("en", "ru")]
+        with unrepaired():
+            typed = [rank(index, text, relevant, lang) for lang in ("en", "ru")]
+        if any(r > t for r, t in zip(repaired, typed)):
+            damaged.append((text, index.search(text).corrected or ""))
+    return [text for text, _ in changed], damaged
+
+
 def repair_ms(index: Index, queries: list[str]) -> tuple[float, float]:
     """Mean and p95 milliseconds of the repair step alone (its lazy loads done first)."""
     with index._snapshots.acquire() as snapshot:
@@ -173,8 +196,11 @@ def main() -> None:
                 print(f"{'':10} {'unrepaired':9} {'':6} " + " ".join(
                     f"{bare[k]:>{w}.3f}" if k in bare else f"{'-':>{w}}"
                     for k, w in (("layout", 14), ("transliteration", 16), ("typos", 14))))
-            changed = sum(index.search(text).corrected is not None for _, text, _ in questions)
-            print(f"{'':10} clean {source} questions changed by the repair step: {changed} of {len(questions)}")
+            changed, damaged = repair_damage(index, questions)
+            print(f"{'':10} clean {source} questions changed by the repair step: {len(changed)} of {len(questions)}, "
+                  f"damaged (their paragraph ranked lower than as typed, in either language): {len(damaged)}")
+            for typed, corrected in damaged:
+                print(f"{'':12} {typed!r} -> {corrected!r}")
         seeds_mrr(work)
         cost = Index.open(args.cost_index) if args.cost_index else index
         clean = [text for lang in ("en", "ru") for _, text, _ in data[lang][1][::args.sample]]

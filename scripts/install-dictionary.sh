@@ -1,15 +1,24 @@
 #!/bin/sh
 # Install Debian's Mueller English-Russian dictionary (mueller7-dict, GPL-2+), read at run time
 # from /usr/share/dictd; Debian's English word lists (wamerican-huge, wbritish), by which the
-# repair of mistyped queries knows an English word it must leave alone; and the DejaVu fonts
-# (fonts-dejavu-core), which the tests use to write Russian PDFs. All optional: without the
-# dictionary, cross-language lookup uses the glossary, name keys and embeddings; without the word
-# lists, the dictionary tells English words. Never fails the set-up.
+# repair of mistyped queries knows an English word it must leave alone; the DejaVu fonts
+# (fonts-dejavu-core), which the tests use to write Russian PDFs; Tesseract with its English and
+# Russian data (tesseract-ocr, -eng, -rus), which reads images and scanned PDF pages; with
+# --browser, also Debian's chromium, which tests/web/test_browser.py drives (headless) against
+# search serve. All optional: without the dictionary, cross-language lookup uses the glossary,
+# name keys and embeddings; without the word lists, the dictionary tells English words; without
+# Tesseract, images and scanned pages are skipped; without chromium the browser tests are skipped.
+# Never fails the set-up.
 missing=""
 [ -r /usr/share/dictd/mueller7.index ] || missing="mueller7-dict"
 [ -r /usr/share/dict/american-english-huge ] || missing="$missing wamerican-huge"
 [ -r /usr/share/dict/british-english ] || missing="$missing wbritish"
 [ -r /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
+command -v tesseract >/dev/null 2>&1 || missing="$missing tesseract-ocr"
+for lang in eng rus; do
+    tesseract --list-langs 2>/dev/null | grep -qx "$lang" || missing="$missing tesseract-ocr-$lang"
+done
+[ "$1" = "--browser" ] && [ ! -x /usr/bin/chromium ] && missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
@@ -18,5 +27,5 @@ if command -v apt-get >/dev/null 2>&1; then
         exit 0
     fi
 fi
-echo "note: could not install$missing; without mueller7-dict cross-language lookup uses the glossary, names and embeddings" >&2
+echo "note: could not install$missing; without mueller7-dict cross-language lookup uses the glossary, names and embeddings; without tesseract-ocr images and scanned PDF pages are skipped; without chromium the browser tests are skipped" >&2
 exit 0

@@ -8,7 +8,7 @@ documents -> passages) -> ``analysis`` -> ``storage`` (segments, commits) ->
 ``vectors``, run by ``indexer`` on ``workers``; ``query`` (repair -> parse ->
 translate -> compile) -> ``ranking`` (candidates -> fused ranking), run by
 ``searcher`` over a ``snapshot`` of one commit -> ``output``. ``api`` and ``cli``
-sit on top.
+sit on top, and ``web`` (``search serve``) beside ``cli``.
 
 The names below load on first use, so that ``search.launch`` can start loading
 the sentence encoder before the rest of the package is imported.

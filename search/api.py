@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import ContextManager, Sequence
 
 from .errors import IndexMissing, InputError
 from .indexer import Progress, Report, Warn, index_paths
@@ -24,7 +24,7 @@ from .languages import LANGS
 from .languages.lexicon import dictionary_available
 from .ranking.fusion import RANKING, Ranking
 from .searcher import Cross, Results, search
-from .snapshot import Snapshots
+from .snapshot import Snapshot, Snapshots
 from .storage.schema import FILE, KIND
 from .storage.store import Store, default_location
 from .workers import cluster as clusters
@@ -89,6 +89,11 @@ class Index:
         with self._snapshots.acquire() as snapshot:
             return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
                           context=context)
+
+    def snapshot(self) -> ContextManager[Snapshot]:
+        """The current snapshot, held until the block ends: for a layer that reads whole documents
+        (``search.web``) from the same snapshots the queries use."""
+        return self._snapshots.acquire()
 
     def update(self, paths: list[str], *, rebuild: bool = False, vectors: bool = True, deep: bool = True,
                progress: Progress | None = None, warn: Warn | None = None,

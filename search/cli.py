@@ -113,7 +113,9 @@ def _skipped(report: api.Report) -> str:
 def index_command(
     paths: Optional[list[str]] = typer.Argument(
         None, metavar="[PATH]...",
-        help="Files and folders to index (.txt .md .html .htm .pdf .docx .odt .rtf; folders recursively). "
+        help="Files and folders to index (.txt .md .html .htm .pdf .docx .odt .rtf .xlsx .pptx .epub, "
+             "e-mail .eml .mbox .msg, archives .zip .tar .tar.gz .tgz .tar.bz2 .tar.xz .gz, images by OCR "
+             ".png .jpg .tiff .bmp .webp; folders recursively). "
              "Default: seeds/",
     ),
     index: Optional[str] = _index_option(),
@@ -252,6 +254,42 @@ def stats_command(
         return
     for key, value in stats.items():
         typer.echo(f"{key}: {value}")
+
+
+@app.command("serve")
+@_handled
+def serve_command(
+    index: Optional[str] = _index_option(),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="ADDRESS",
+        help="Address to listen on. Default 127.0.0.1 (this machine only); any other gets a warning: "
+             "there is no login."),
+    port: int = typer.Option(8080, "--port", "-p", min=0, max=65535, metavar="PORT",
+                             help="Port to listen on; 0 picks a free one (the URL printed says which)."),
+) -> None:
+    """Serve a search page, document views and a JSON API over an index, in a browser.
+
+    Prints the URL on stderr once it answers; Ctrl-C stops it. Pages: / (search box;
+    /?q=TEXT&lang=ru is a results page), /doc/ID (a document, its hits marked), /stats.
+    JSON: /api/search?q=TEXT&lang=&limit=&context=&cross=on|off (the hits of search query
+    --json) and /api/stats (search stats --json). A commit made while serving is searched
+    by the next request.
+
+    \b
+    Examples:
+      search serve --index ~/reports-index          # then open http://127.0.0.1:8080/
+      search serve --port 0                         # a free port
+      search serve --host 0.0.0.0 --port 8000       # reachable from other machines (warns)
+      curl 'http://127.0.0.1:8080/api/search?q=Rosoboronexport&limit=3'
+    """
+    from .web.serve import serve
+
+    with api.Index.open(index) as ix:
+        try:
+            serve(ix, host, port, _say)
+        except KeyboardInterrupt:
+            pass
+    _say("stopped")
 
 
 def main() -> None:

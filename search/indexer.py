@@ -31,8 +31,7 @@ from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage, RamStorage
 
 from .errors import IndexUnwritable, Interrupted
-from .ingest.formats import locations
-from .ingest.passages import split_passages
+from .ingest import ocr
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .languages import english, lexicon
 from .storage.codec import ArrayCodec
@@ -115,6 +114,8 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
         with store.writer(clear=rebuild) as writer:
             _sync_text(writer, sources, [root_key(p) for p in paths], rebuild, report, progress,
                        warn or (lambda _: None), workers, cluster)
+            if warn and any(ocr.MISSING in reason for _, reason in report.skipped):
+                warn(ocr.INSTALL)  # once, however many images were skipped
             phase = "vectors"
             if with_vectors:
                 vectorize.fill(writer, vectorize.SENTENCES, report, progress, workers, COMMIT_SECONDS, cluster)
@@ -179,6 +180,8 @@ class Outcome:
     kind: Literal["indexed", "touched", "skipped"]
     passages: int = 0
     reason: str = ""
+    notes: tuple[str, ...] = ()
+    """Members of an archive or e-mail that were skipped, each with the reason."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
             work.append((source, tuple(record["stamp"]) if record else None))
     progress.start("indexing", len(sources))
     progress.advance(report.unchanged)
-    size = sum(source.size for source, _ in work)
+    size = sum(source.cost for source, _ in work)
     parallel = workers if size >= PARALLEL_BYTES or cluster else 1
     chunks = list(_chunks(work, parallel))
     if cluster:  # read here, as each task is handed out: the workers need not see the files
@@ -235,14 +238,14 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
 
 def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterator[list]:
     """Split the work into tasks of similar size, a multiple of the workers, none over TASK_BYTES."""
-    total = sum(source.size for source, _ in work)
+    total = sum(source.cost for source, _ in work)
     count = workers * max(1, math.ceil(total / (workers * TASK_BYTES)))
     target = max(1, total // count)
     chunk: list = []
     size = 0
     for item in work:
         chunk.append(item)
-        size += item[0].size
+        size += item[0].cost
         if size >= target:
             yield chunk
             chunk, size = [], 0
@@ -282,14 +285,17 @@ def build_segment(task: TextTask) -> TextResult:
             builder.add(_file_record(document, stamp[4]), {KIND: FILE, KEY: source.key})
             outcomes.append(Outcome(source.key, source.name, "touched"))
             continue
-        passages = split_passages(document.text)
-        builder.add(_file_record(document, len(passages)), {KIND: FILE, KEY: source.key})
-        places = locations(document.text, [passage.start for passage in passages], document.paged)
-        for passage, (line, page) in zip(passages, places):
-            stored = {KEY: source.key, "doc": source.name, "passage": passage.number, "start": passage.start,
-                      "end": passage.end, "line": line, "page": page, LANG: passage.lang, "text": passage.text}
-            builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
-        outcomes.append(Outcome(source.key, source.name, "indexed", len(passages)))
+        split = [(section, section.passages()) for section in document.sections]
+        builder.add(_file_record(document, sum(len(passages) for _, passages in split)), {KIND: FILE, KEY: source.key})
+        count = 0  # passages are numbered through the whole file, members one after another
+        for section, passages in split:
+            for passage, line, page in passages:
+                stored = {KEY: source.key, "doc": source.name, "passage": count, "start": passage.start,
+                          "end": passage.end, "line": line, "page": page, LANG: passage.lang,
+                          "text": passage.text, "member": section.member}
+                builder.add(stored, {KIND: PASSAGE, KEY: source.key, LANG: passage.lang}, passage.text)
+                count += 1
+        outcomes.append(Outcome(source.key, source.name, "indexed", count, notes=document.notes))
     if not builder.records:
         builder.cancel()
         return TextResult(None, tuple(outcomes))
@@ -324,6 +330,8 @@ def _apply(writer: Writer, result: TextResult, known: dict[str, dict], report: R
             else:
                 report.indexed += 1
             report.passages += outcome.passages
+            for note in outcome.notes:
+                warn(f"skipped in {outcome.path}: {note}")
     if result.segment is not None:
         writer.add(result.segment)
 

@@ -52,7 +52,7 @@ def text_block(hit: Hit, colour: bool) -> str:
 
 
 def _neighbour(hit: Hit, neighbour: Neighbour, colour: bool) -> str:
-    where = f"  - {location(hit.doc, neighbour.line, neighbour.page)} #{neighbour.passage}"
+    where = f"  - {location(hit.doc, neighbour.line, neighbour.page, neighbour.member)} #{neighbour.passage}"
     if colour:
         where = f"{_META}{where}{_RESET}"
     return where + "\n    " + " ".join(neighbour.text.split())
@@ -67,6 +67,19 @@ def _marked(text: str, spans: tuple[Span, ...], colour: bool) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+def score_parts(hit: Hit) -> str:
+    """What a hit's score is made of (``--explain``, and the web page's score of a hit)."""
+    parts = hit.parts
+    line = f"{hit.score:.3f} = lexical {parts.lexical:.3f}"
+    for name, value, weight in (("similarity", parts.similarity, parts.weights[0]),
+                                ("alignment", parts.alignment, parts.weights[1])):
+        if value is not None:
+            line += f" + {weight:.2f} x {name} {value:.3f}"
+    if parts.deep is not None:
+        line += f" {'+' if parts.deep_part >= 0 else '-'} e5 {abs(parts.deep_part):.3f} (similarity {parts.deep.similarity:.3f})"
+    return line
 
 
 def explain(results: Results) -> list[str]:
@@ -90,16 +103,5 @@ def explain(results: Results) -> list[str]:
         if deep is not None:
             lines.append(f"explain: deep vectors (e5) for {deep.covered} of {deep.passages} passages"
                          + (": run search index again to compute the rest" if deep.partial else ""))
-    for hit in results.hits:
-        parts = hit.parts
-        if parts is None:
-            continue
-        line = f"explain: #{hit.rank} {hit.score:.3f} = lexical {parts.lexical:.3f}"
-        for name, value, weight in (("similarity", parts.similarity, parts.weights[0]),
-                                    ("alignment", parts.alignment, parts.weights[1])):
-            if value is not None:
-                line += f" + {weight:.2f} x {name} {value:.3f}"
-        if parts.deep is not None:
-            line += f" {'+' if parts.deep_part >= 0 else '-'} e5 {abs(parts.deep_part):.3f} (similarity {parts.deep.similarity:.3f})"
-        lines.append(line)
+    lines += [f"explain: #{hit.rank} {score_parts(hit)}" for hit in results.hits if hit.parts is not None]
     return lines

@@ -60,9 +60,11 @@ class Neighbour:
     line: int
     page: int | None
     text: str
+    member: str | None = None
 
     def to_json(self) -> dict:
-        return {"passage": self.passage, "line": self.line, "page": self.page, "text": self.text}
+        return {"passage": self.passage, "member": self.member, "line": self.line, "page": self.page,
+                "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -90,21 +92,24 @@ class Hit:
     """The passages before and after it in its document, when asked for (``--context``)."""
     index: str | None = None
     """The index folder that holds it, when several were searched as one (``api.MultiIndex``)."""
+    member: str | None = None
+    """Its path inside an archive or e-mail (``nested.zip/deep/note.txt``), None for a file's own text."""
 
     @property
     def location(self) -> str:
-        return location(self.doc, self.line, self.page)
+        return location(self.doc, self.line, self.page, self.member)
 
     def to_json(self) -> dict:
-        return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc,
+        return {"rank": self.rank, "score": round(self.score, 6), "doc": self.doc, "member": self.member,
                 "passage": self.passage, "line": self.line, "page": self.page, "lang": self.lang,
                 "text": self.text, "start": self.start, "end": self.end,
                 "highlights": [list(span) for span in self.highlights]} | ({"index": self.index} if self.index else {})
 
 
-def location(doc: str, line: int, page: int | None) -> str:
-    """``path:line``, as grep and editors write a place in a file (`` (page N)`` for a PDF)."""
-    return f"{doc}:{line}" + (f" (page {page})" if page else "")
+def location(doc: str, line: int, page: int | None, member: str | None = None) -> str:
+    """``path:line``, as grep and editors write a place in a file (`` (page N)`` for a PDF);
+    ``path » member:line`` inside an archive or e-mail."""
+    return (f"{doc} » {member}:{line}" if member else f"{doc}:{line}") + (f" (page {page})" if page else "")
 
 
 @dataclass(frozen=True)
@@ -205,14 +210,15 @@ def _deep(snapshot: Snapshot, vector: np.ndarray, candidates: set[int], query_la
 
 
 def _around(snapshot: Snapshot, hit: Hit, count: int) -> tuple[tuple[Neighbour, ...], tuple[Neighbour, ...]]:
-    """Up to ``count`` passages before a hit and after it in its document, in order."""
+    """Up to ``count`` passages before a hit and after it in its document (its member, inside an
+    archive or e-mail), in order."""
     wanted = set(range(hit.passage - count, hit.passage + count + 1)) - {hit.passage}
     found = {}
     for docnum in snapshot.scorer.term(KEY, hit.key).docnums.tolist():
         stored = snapshot.stored(docnum)
-        if stored.get("passage") in wanted:  # the key's file record has none
+        if stored.get("passage") in wanted and stored.get("member") == hit.member:  # a file record has none
             found[stored["passage"]] = Neighbour(stored["passage"], stored.get("line", 1), stored.get("page"),
-                                                 stored["text"])
+                                                 stored["text"], stored.get("member"))
     ordered = [found[number] for number in sorted(found)]
     return (tuple(n for n in ordered if n.passage < hit.passage),
             tuple(n for n in ordered if n.passage > hit.passage))
@@ -247,4 +253,5 @@ def _hit(rank: int, item: Fused, stored: dict, terms) -> Hit:  # type: ignore[no
     return Hit(rank=rank, score=item.score, doc=stored["doc"], passage=stored["passage"],
                lang=stored["lang"], text=stored["text"], start=stored["start"], end=stored["end"],
                line=stored.get("line", 1), page=stored.get("page"),
-               highlights=tuple(matched_spans(stored["text"], terms)), parts=item, key=stored[KEY])
+               highlights=tuple(matched_spans(stored["text"], terms)), parts=item, key=stored[KEY],
+               member=stored.get("member"))

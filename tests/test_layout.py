@@ -11,6 +11,9 @@ import search
 
 PACKAGE = Path(search.__file__).parent
 MAX_TOP_MODULES = 12
+ON_TOP = {"search.web": {"search.cli"}}
+"""Sub-packages that sit on top, beside the CLI: they may import top-level modules (the API), and only
+the modules named here import them."""
 
 
 def _subpackages() -> list[Path]:
@@ -83,5 +86,17 @@ def test_no_subpackage_imports_a_module_above_it_or_runs_in_a_circle() -> None:
 
     for node in graph:
         visit(node, ())
-    tops = {target for targets in graph.values() for target in targets if target not in graph}
+    tops = {target for node, targets in graph.items() if node not in ON_TOP for target in targets
+            if target not in graph}
     assert tops <= base, f"sub-packages import top-level modules other than {sorted(base)}: {sorted(tops - base)}"
+
+
+def test_a_layer_on_top_is_imported_only_by_what_sits_beside_it() -> None:
+    """search.web is a thin layer over the API, as the CLI is: nothing below imports either."""
+    for layer, importers in ON_TOP.items():
+        for path in PACKAGE.rglob("*.py"):
+            module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+            if _room(module) == layer or module in importers:
+                continue
+            wrong = {name for name in _imports(path) if _room(name) == layer}
+            assert not wrong, f"{path.relative_to(PACKAGE)} imports {sorted(wrong)}"

@@ -3,8 +3,9 @@
 A PDF's pages are joined with form feeds (``PAGE_BREAK``), so that a passage's page
 and its line within the page can be told from its offset (``locations``). A DOCX or
 ODT gives one line per paragraph or heading (table cells included, row by row); an
-RTF its text as striprtf reads it, in the code page its header names. Files without text to
-read (an encrypted or damaged PDF, a scanned one with no text layer) raise
+RTF its text as striprtf reads it, in the code page its header names. A PDF page without a
+text layer is rendered and read by OCR (``ocr``). Files without text to
+read (an encrypted or damaged PDF, a scanned one when Tesseract is missing) raise
 ``Undecodable`` with the reason, which the indexer reports and counts as
 skipped.
 
@@ -58,8 +59,18 @@ def pdf_text(data: bytes) -> str:
     if reader.is_encrypted and not reader.decrypt(""):
         raise Undecodable("encrypted PDF (needs a password)")
     pages = [page.extract_text() or "" for page in reader.pages]
-    if not any(page.strip() for page in pages):
-        raise Undecodable("PDF without a text layer (scanned?)")
+    scanned = [number for number, page in enumerate(pages) if not page.strip()]
+    if scanned:
+        from . import ocr  # a scanned page is read by OCR (ocr imports this module)
+
+        if ocr.available():
+            pages = [*pages]
+            for number, text in ocr.pdf_pages(data, scanned).items():
+                pages[number] = text
+        elif len(scanned) == len(pages):
+            raise Undecodable(f"PDF without a text layer (scanned?) {ocr.MISSING}")
+        if not any(page.strip() for page in pages):
+            raise Undecodable("PDF without a text layer, and OCR found no text on its pages")
     return PAGE_BREAK.join(page.replace(PAGE_BREAK, "\n") for page in pages)
 
 

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError
-from . import formats
-from .formats import Undecodable
+from . import archives, formats, mail, ocr, office
+from .formats import Undecodable, locations
+from .passages import Passage, split_passages
 
-SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
+_PLAIN = frozenset({".txt", ".md", ".html", ".htm", *formats.EXTRACTORS})
+_OFFICE = frozenset({".xlsx", ".pptx", ".epub", *office.LEGACY})
+SUFFIXES = frozenset({*_PLAIN, *archives.SUFFIXES, *mail.SUFFIXES, *ocr.SUFFIXES, *_OFFICE})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
+_PAGED = frozenset({"pdf"})
+"""Formats whose text is in pages joined by ``formats.PAGE_BREAK``."""
+OCR_COST = 32
+"""An image's bytes cost this many bytes of text (a 100 KB scan about a second of OCR)."""
+MAX_DEPTH = 4
+"""Containers (archives, messages) nested deeper than this inside a file are skipped with a note."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,12 @@ class SourceFile:
         """The path as the index and every output carry it (``printable``)."""
         return printable(self.path)
 
+    @property
+    def cost(self) -> int:
+        """The work of reading it, in bytes of text that take as long: an image is read by OCR,
+        a second or so a page, so a few small scans are worth spreading over the workers."""
+        return self.size * OCR_COST if Path(self.path).suffix.lower() in ocr.SUFFIXES else self.size
+
 
 def printable(path: str) -> str:
     """A path as UTF-8 text: bytes of a name that are not UTF-8 (from another system's encoding,
@@ -47,19 +63,47 @@ def printable(path: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """Text read on its own: a whole file's, or one member's of an archive or e-mail."""
+
+    member: str | None
+    """Its path inside the file (``nested.zip/deep/note.txt``), None for the file's own text."""
+    text: str
+    paged: bool
+    """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
+    rows: bool = False
+    """Whether each line is a passage of its own (a sheet's rows), its line the row's number."""
+
+    def passages(self) -> list[tuple[Passage, int, int | None]]:
+        """Its passages, each with its line (within its page) and page, offsets into its text."""
+        if not self.rows:
+            passages = split_passages(self.text)
+            return [(passage, line, page) for passage, (line, page)
+                    in zip(passages, locations(self.text, [p.start for p in passages], self.paged))]
+        found, offset = [], 0
+        for number, row in enumerate(self.text.split("\n"), 1):
+            found += [(replace(passage, start=passage.start + offset, end=passage.end + offset), number, None)
+                      for passage in split_passages(row)]
+            offset += len(row) + 1
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
-    """A decoded document."""
+    """A decoded file: its sections (one, unless it is a container), and notes on members skipped."""
 
     source: SourceFile
-    text: str
+    sections: tuple[Section, ...]
     sha1: str
     encoding: str
-    """The text's encoding, or the format it was extracted from ("pdf", "docx", "odt", "rtf")."""
+    """The text's encoding, or the format it was extracted from ("pdf", "docx", "zip", "eml"...)."""
+    notes: tuple[str, ...] = ()
+    """Members that could not be read, each with the reason (the file itself was read)."""
 
     @property
-    def paged(self) -> bool:
-        """Whether the text is in pages (a PDF's, joined by ``formats.PAGE_BREAK``)."""
-        return self.encoding == "pdf"
+    def text(self) -> str:
+        """All its text, sections apart by a blank line."""
+        return "\n\n".join(section.text for section in self.sections)
 
 
 def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Iterator[SourceFile]:
@@ -75,7 +119,7 @@ def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Itera
     for path in paths:
         for file in _walk(path):
             suffix = Path(file).suffix.lower()
-            if suffix not in SUFFIXES:
+            if not readable(file):
                 if unsupported is not None:
                     unsupported[suffix or "(no suffix)"] += 1
                 continue
@@ -83,6 +127,11 @@ def discover(paths: list[str], unsupported: Counter[str] | None = None) -> Itera
             if source and source.key not in seen:
                 seen.add(source.key)
                 yield source
+
+
+def readable(name: str) -> bool:
+    """Whether a file or member of this name is read (by its suffix: .tar.xz and the like too)."""
+    return Path(name).suffix.lower() in SUFFIXES or archives.kind(name) is not None
 
 
 def _walk(path: str) -> Iterator[str]:
@@ -110,17 +159,105 @@ def root_key(path: str) -> str:
 
 
 def read(source: SourceFile) -> Document:
-    """Read and decode one file (PDF, DOCX, ODT and RTF through ``formats``). Raises Undecodable or OSError."""
+    """Read and decode one file, and the members of an archive or e-mail through the same readers.
+    Raises Undecodable or OSError."""
     path = Path(source.path)
-    data = path.read_bytes()
-    suffix = path.suffix.lower()
-    if suffix in formats.EXTRACTORS:
-        text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
-    else:
-        text, encoding = decode(data)
-        if suffix in _HTML_SUFFIXES:
-            text = html_to_text(text)
-    return Document(source, text, hashlib.sha1(data).hexdigest(), encoding)
+    reader = _Reader()
+    with path.open("rb") as stream:
+        suffix = archives.kind(path.name)
+        if suffix:  # streamed from disk: an archive may be larger than memory
+            digest = hashlib.sha1()
+            while chunk := stream.read(archives.CHUNK):
+                digest.update(chunk)
+            stream.seek(0)
+            reader.archive(None, path.name, stream, source.size, 0)
+            sha1, encoding = digest.hexdigest(), suffix[1:]
+        else:
+            data = stream.read()
+            sha1, encoding = hashlib.sha1(data).hexdigest(), reader.file(None, path.name, data, 0)
+    return Document(source, tuple(reader.sections), sha1, encoding, tuple(reader.notes))
+
+
+class _Reader:
+    """Reads a file into sections, recursing into the members of archives and messages; a member
+    that cannot be read becomes a note, and the rest of its container is still read."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.notes: list[str] = []
+
+    def file(self, member: str | None, name: str, data: bytes, depth: int) -> str:
+        """Add the sections of one file's bytes; returns its encoding or format. Raises Undecodable."""
+        suffix = Path(name).suffix.lower()
+        container = archives.kind(name)
+        if container:
+            self.archive(member, name, io.BytesIO(data), len(data), depth)
+            return container[1:]
+        if suffix == ".mbox":
+            for number, raw in enumerate(mail.mbox_messages(data), 1):
+                self.inner(_joined(member, f"message {number}"), f"{number}.eml", raw, depth)
+            return "mbox"
+        if suffix in (".eml", ".msg"):
+            message = (mail.parse(data, decode, html_to_text) if suffix == ".eml"
+                       else mail.msg_message(data, html_to_text))
+            self.sections.append(Section(member, message.text, False))
+            for attachment, payload in message.attachments:
+                self.inner(_joined(member, attachment), attachment, payload, depth)
+            return suffix[1:]
+        if suffix == ".xlsx":
+            self.sections += [Section(_joined(member, table.name), table.text, False, rows=True)
+                              for table in office.xlsx_tables(data)]
+            return "xlsx"
+        if suffix == ".epub":
+            self.sections += [Section(_joined(member, chapter), text, False)
+                              for chapter, text in office.epub_chapters(data, html_to_text)]
+            return "epub"
+        if suffix == ".pptx":
+            self.sections.append(Section(member, office.pptx_text(data), True))
+            return "pptx"
+        if suffix in office.LEGACY:
+            self.sections.append(Section(member, office.legacy_text(suffix, data), False))
+            return suffix[1:]
+        if suffix in ocr.SUFFIXES:
+            text = ocr.image_text(data)
+            self.sections.append(Section(member, text, formats.PAGE_BREAK in text))
+            return suffix[1:]
+        if suffix in formats.EXTRACTORS:
+            text, encoding = formats.EXTRACTORS[suffix](data), suffix[1:]
+        else:
+            text, encoding = decode(data)
+            if suffix in _HTML_SUFFIXES:
+                text = html_to_text(text)
+        self.sections.append(Section(member, text, encoding in _PAGED))
+        return encoding
+
+    def archive(self, member: str | None, name: str, stream: io.BufferedIOBase | io.BytesIO, size: int,
+                depth: int) -> None:
+        """Add the sections of an archive's members; a damaged archive keeps those read before the damage."""
+        read_before = len(self.sections)
+        try:
+            for inner, payload in archives.members(name, stream, size, self.notes):
+                self.inner(_joined(member, inner), inner, payload, depth)
+        except Undecodable as error:
+            if member is None and len(self.sections) == read_before:
+                raise
+            self.notes.append(f"{member or name}: {error}")
+
+    def inner(self, member: str, name: str, data: bytes, depth: int) -> None:
+        """Add a member of a container, or a note saying why it was skipped (other kinds: silently)."""
+        if not readable(name):
+            return
+        if depth >= MAX_DEPTH and (archives.kind(name) or Path(name).suffix.lower() in mail.SUFFIXES):
+            self.notes.append(f"{member}: skipped, nested more than {MAX_DEPTH} containers deep")
+            return
+        try:
+            self.file(member, name, data, depth + 1)
+        except Undecodable as error:
+            self.notes.append(f"{member}: {error}")
+
+
+def _joined(member: str | None, inner: str) -> str:
+    return f"{member}/{inner}" if member else inner
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))

@@ -40,6 +40,7 @@ def schema() -> fields.Schema:
         "end": fields.STORED(),
         "line": fields.STORED(),
         "page": fields.STORED(),
+        "member": fields.STORED(),  # the path inside an archive or e-mail; absent in indexes before it
         "text": fields.STORED(),
         "stamp": fields.STORED(),
         BODY: fields.TEXT(analyzer=FieldAnalyzer(BODY), phrase=False),

@@ -225,6 +225,9 @@ class Writer:
     def __init__(self, store: Store, lock: object, commit: Commit, clear: bool) -> None:
         self.store, self._lock = store, lock
         self.schema = commit.schema
+        for name, added in schema().items():  # a stored field added since the index was made (member)
+            if name not in self.schema:
+                self.schema.add(name, added)
         self.generation = commit.generation
         self.segments: list[W3Segment] = [] if clear else list(commit.segments)
         self.codec = ArrayCodec()

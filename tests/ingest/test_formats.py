@@ -196,10 +196,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_command_line_names_hits_as_path_line_and_counts_unsupported_files(tmp_path: Path,
                                                                               documents: Path) -> None:
-    for name in ("sheet.xlsx", "other.xlsx", "photo.png"):
+    for name in ("sheet.numbers", "other.numbers", "photo.psd"):
         (documents / name).write_bytes(b"\x00binary")
     built = _cli("index", str(documents), "--index", str(tmp_path / "ix"), "--no-vectors")
-    assert built.returncode == 0 and "skipped 3 files (.xlsx 2, .png 1)" in built.stderr
+    assert built.returncode == 0 and "skipped 3 files (.numbers 2, .psd 1)" in built.stderr
     found = _cli("query", "Рособоронэкспорт", "--index", str(tmp_path / "ix"), "--lang", "ru", "-C", "1")
     assert found.returncode == 0
     head, before, _, hit, after, _ = found.stdout.splitlines()[:6]

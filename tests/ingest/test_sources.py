@@ -42,13 +42,13 @@ def test_html_keeps_only_visible_text() -> None:
 
 def test_discover_finds_supported_files_recursively_in_order_and_counts_the_others(tmp_path) -> None:
     (tmp_path / "b").mkdir()
-    for name in ["a.txt", "b/c.md", "b/d.html", "b/f.docx", "e.pdf", "g.xlsx", "h.png", "b/i.xlsx", "README",
+    for name in ["a.txt", "b/c.md", "b/d.html", "b/f.docx", "e.pdf", "g.numbers", "h.psd", "b/i.numbers", "README",
                  ".hidden.txt", ".hidden.xlsx"]:
         (tmp_path / name).write_text("x", encoding="utf-8")
     unsupported: Counter[str] = Counter()
     found = [s.path for s in discover([str(tmp_path)], unsupported)]
     assert found == [str(tmp_path / name) for name in ("a.txt", "e.pdf", "b/c.md", "b/d.html", "b/f.docx")]
-    assert unsupported == {".xlsx": 2, ".png": 1, "(no suffix)": 1}
+    assert unsupported == {".numbers": 2, ".psd": 1, "(no suffix)": 1}
 
 
 def test_missing_path_is_an_input_error(tmp_path) -> None:

@@ -254,3 +254,28 @@ def test_damaged_vectors_or_vocabulary_are_left_out_then_computed_again(with_vec
         assert repaired.stats().vectors == original.stats().vectors == sum(original.stats().passages.values())
         query = "military technical cooperation with China"
         assert [h.text for h in repaired.search(query).hits] == [h.text for h in original.search(query).hits]
+
+
+def test_an_index_made_before_members_were_stored_keeps_them_once_updated(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """whoosh filters stored fields by the commit's schema: a writer adds the fields new since."""
+    import zipfile
+
+    from search.storage import schema, store
+
+    def before() -> object:
+        old = schema.schema()
+        old.remove("member")
+        return old
+
+    with monkeypatch.context() as then:
+        then.setattr(store, "schema", before)
+        index = Index(tmp_path / "old")
+        index.update([str(corpus)], vectors=False)
+    assert "member" not in index.store.read().schema
+    with zipfile.ZipFile(corpus / "notes.zip", "w") as archive:
+        archive.writestr("deep/note.txt", "Charlie passage about submarines.")
+    Index(index.store.path).update([str(corpus)], vectors=False)
+    (hit,) = Index.open(index.store.path).search("submarines", cross=False).hits
+    assert hit.member == "deep/note.txt"
+    assert [h.member for h in Index.open(index.store.path).search("Alpha", cross=False).hits] == [None]
