@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ContextManager, Sequence
+from typing import ContextManager, Self, Sequence
 
 from .errors import IndexMissing, InputError
 from .indexer import Progress, Report, Warn, index_paths
@@ -51,7 +51,32 @@ class Stats:
         return asdict(self)
 
 
-class Index:
+class _Searched:
+    """What an index and several searched as one share: their snapshots, and queries over them."""
+
+    _snapshots: Snapshots
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the files of the snapshot queries were reading."""
+        self._snapshots.close()
+
+    def search(self, query: str, *, limit: int = 10, lang: str | None = None,
+               cross: bool | Cross = True, context: int = 0) -> Results:
+        """Ranked passages for a query; ``cross=False`` searches the literal query only,
+        ``cross=Cross(names=False)`` leaves out one mechanism; ``context=N`` gives each hit the
+        N passages before and after it in its document (``Hit.context``), like grep -C."""
+        with self._snapshots.acquire() as snapshot:
+            return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
+                          context=context)
+
+
+class Index(_Searched):
     """An index folder, opened for searching and updating. Close it (or use ``with``) when done."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, ranking: Ranking = RANKING) -> None:
@@ -70,25 +95,6 @@ class Index:
         if not index.store.exists():
             raise IndexMissing(f"no index at {index.store.path} (build one with: search index PATH)")
         return index
-
-    def __enter__(self) -> "Index":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the files of the snapshot queries were reading."""
-        self._snapshots.close()
-
-    def search(self, query: str, *, limit: int = 10, lang: str | None = None,
-               cross: bool | Cross = True, context: int = 0) -> Results:
-        """Ranked passages for a query; ``cross=False`` searches the literal query only,
-        ``cross=Cross(names=False)`` leaves out one mechanism; ``context=N`` gives each hit the
-        N passages before and after it in its document (``Hit.context``), like grep -C."""
-        with self._snapshots.acquire() as snapshot:
-            return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
-                          context=context)
 
     def snapshot(self) -> ContextManager[Snapshot]:
         """The current snapshot, held until the block ends: for a layer that reads whole documents
@@ -123,7 +129,7 @@ class Index:
                      dictionary_available())
 
 
-class MultiIndex:
+class MultiIndex(_Searched):
     """Several index folders searched as one: passages rank as they would in one index of their
     union (document frequencies, field lengths and record counts summed across them, their
     vocabularies merged), and each hit names its index (``Hit.index``)."""
@@ -137,22 +143,6 @@ class MultiIndex:
             if not store.exists():
                 raise IndexMissing(f"no index at {store.path} (build one with: search index PATH --index {store.path})")
         self._snapshots = Snapshots(stores[0], ranking, stores[1:])
-
-    def __enter__(self) -> "MultiIndex":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._snapshots.close()
-
-    def search(self, query: str, *, limit: int = 10, lang: str | None = None,
-               cross: bool | Cross = True, context: int = 0) -> Results:
-        """As ``Index.search``, over every index at once."""
-        with self._snapshots.acquire() as snapshot:
-            return search(snapshot, query, limit=limit, lang=lang, cross=cross,  # type: ignore[arg-type]
-                          context=context)
 
 
 def default_index_missing(path: str | None) -> bool:

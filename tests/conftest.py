@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,16 @@ def write_dictd(folder: Path, entries: dict[str, str]) -> Path:
     base.with_suffix(".index").write_text("\n".join(lines) + "\n", encoding="utf-8")
     base.with_suffix(".dict.dz").write_bytes(gzip.compress(data))
     return base
+
+
+def damaged_copies(data: bytes, seed: int, copies: int, flips: int = 20) -> Iterator[bytes]:
+    """Randomly damaged copies of a file's bytes, for fuzzing a reader: up to ``flips`` bytes
+    changed, and three in ten also cut short."""
+    rng = random.Random(seed)
+    for _ in range(copies):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, flips)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[:rng.randrange(len(damaged))]
+        yield bytes(damaged)

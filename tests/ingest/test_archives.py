@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import subprocess
 import sys
 import tarfile
@@ -17,6 +16,8 @@ import pytest
 from search import Index
 from search.ingest import archives
 from search.ingest.sources import Undecodable, discover, read
+
+from ..conftest import damaged_copies
 
 NOTE_RU = "Рособоронэкспорт подписал контракт на поставку зенитных ракетных комплексов."
 NOTE_EN = "Submarines of the Pacific fleet returned to Vladivostok."
@@ -145,15 +146,9 @@ def test_a_damaged_archive_is_undecodable(tmp_path: Path) -> None:
 def test_any_damage_to_an_archive_is_undecodable_or_read(tmp_path: Path, folder: Path, kind: str) -> None:
     source = folder / ("outer.zip" if kind == "zip" else "sco.tar.gz")
     data = source.read_bytes()
-    rng = random.Random(5)
     target = tmp_path / f"damaged.{kind}"
-    for _ in range(150):
-        damaged = bytearray(data)
-        for _ in range(rng.randint(1, 20)):
-            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-        if rng.random() < 0.3:
-            damaged = damaged[:rng.randrange(len(damaged))]
-        target.write_bytes(bytes(damaged))
+    for damaged in damaged_copies(data, seed=5, copies=150, flips=20):
+        target.write_bytes(damaged)
         try:
             read(next(discover([str(target)])))
         except Undecodable:

@@ -4,7 +4,6 @@ decoded, HTML by its visible text, attachments read as members, mbox messages ap
 from __future__ import annotations
 
 import io
-import random
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -14,6 +13,8 @@ import pytest
 from search import Index
 from search.ingest import mail
 from search.ingest.sources import Undecodable, decode, discover, html_to_text, read
+
+from ..conftest import damaged_copies
 
 BODY = "Делегация посетила выставку вооружений в Дубае и провела переговоры."
 
@@ -111,15 +112,9 @@ def test_a_damaged_mbox_or_message_is_undecodable(tmp_path: Path) -> None:
 
 def test_any_damage_to_a_message_is_undecodable_or_read(tmp_path: Path) -> None:
     data = message()
-    rng = random.Random(7)
     target = tmp_path / "damaged.eml"
-    for _ in range(200):
-        damaged = bytearray(data)
-        for _ in range(rng.randint(1, 30)):
-            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-        if rng.random() < 0.3:
-            damaged = damaged[:rng.randrange(len(damaged))]
-        target.write_bytes(bytes(damaged))
+    for damaged in damaged_copies(data, seed=7, copies=200, flips=30):
+        target.write_bytes(damaged)
         try:
             read(next(discover([str(target)])))
         except Undecodable:

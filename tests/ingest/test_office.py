@@ -3,7 +3,6 @@ number as page, a chapter by its path; damaged ones named and skipped."""
 
 from __future__ import annotations
 
-import random
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -13,6 +12,8 @@ import pytest
 from search import Index
 from search.ingest import office
 from search.ingest.sources import Undecodable, html_to_text
+
+from ..conftest import damaged_copies
 
 
 def make_xlsx(path: Path) -> Path:
@@ -102,15 +103,9 @@ def test_any_damage_to_a_workbook_deck_or_book_is_undecodable_or_read(tmp_path: 
         "xlsx": office.xlsx_tables, "pptx": office.pptx_text,
         "epub": lambda data: office.epub_chapters(data, html_to_text)}[kind]
     data = {"xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub}[kind](tmp_path / f"a.{kind}").read_bytes()
-    rng = random.Random(13)
-    for _ in range(100):
-        damaged = bytearray(data)
-        for _ in range(rng.randint(1, 20)):
-            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-        if rng.random() < 0.3:
-            damaged = damaged[:rng.randrange(len(damaged))]
+    for damaged in damaged_copies(data, seed=13, copies=100, flips=20):
         try:
-            read(bytes(damaged))
+            read(damaged)
         except Undecodable:
             pass
 
