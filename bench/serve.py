@@ -30,21 +30,10 @@ from urllib.parse import urlencode
 
 from search import Index
 
-NTREX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "ntrex128-en-ru"
-FILES = {"en": "newstest2019-src.eng.txt", "ru": "newstest2019-ref.rus.txt"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from short import FILES, documents  # noqa: E402
+
 NAMES_PER_LANG = 30
-
-
-def documents() -> list[dict[str, tuple[str, str]]]:
-    """Per document, per language: (headline, body)."""
-    ids = (NTREX / "DOCUMENT_IDS.tsv").read_text(encoding="utf-8").split()
-    lines = {lang: (NTREX / name).read_text(encoding="utf-8").replace("\r", "").splitlines()
-             for lang, name in FILES.items()}
-    found = []
-    for doc in dict.fromkeys(ids):
-        rows = [i for i, d in enumerate(ids) if d == doc]
-        found.append({lang: (lines[lang][rows[0]], "\n".join(lines[lang][i] for i in rows[1:])) for lang in FILES})
-    return found
 
 
 def queries(docs: list[dict[str, tuple[str, str]]]) -> list[tuple[str, str]]:

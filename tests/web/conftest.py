@@ -24,15 +24,21 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="session")
-def web_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("web")
+def indexed_corpus(work: Path) -> Path:
+    """The seeds and the web tests' own files (both languages, a hostile one, a PDF) in
+    ``work/docs``, indexed in ``work/index``."""
     shutil.copytree(SEEDS, work / "docs")
     for name, text in FILES.items():
         (work / "docs" / name).write_text(text, encoding="utf-8")
     make_pdf(work / "docs" / "report.pdf", PAGES)
-    Index(work / "index").update([str(work / "docs")])
+    with Index(work / "index") as index:
+        index.update([str(work / "docs")])
     return work
+
+
+@pytest.fixture(scope="session")
+def web_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return indexed_corpus(tmp_path_factory.mktemp("web"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ a real process on a free port (one server and one browser for the module)."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -13,9 +12,7 @@ import pytest
 
 from search import Index
 
-from ..conftest import SEEDS
-from ..ingest.test_formats import PAGES, make_pdf
-from .conftest import FILES, HOSTILE
+from .conftest import HOSTILE, indexed_corpus
 from .server import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,14 +29,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The indexed files: this module adds one while the server runs, so it has its own index."""
-    work = tmp_path_factory.mktemp("browser")
-    shutil.copytree(SEEDS, work / "docs")
-    for name, text in FILES.items():
-        (work / "docs" / name).write_text(text, encoding="utf-8")
-    make_pdf(work / "docs" / "report.pdf", PAGES)
-    with Index(work / "index") as index:
-        index.update([str(work / "docs")])
-    return work / "docs"
+    return indexed_corpus(tmp_path_factory.mktemp("browser")) / "docs"
 
 
 @pytest.fixture(scope="module")
