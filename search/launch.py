@@ -1,9 +1,10 @@
 """The ``search`` command's entry point.
 
 A cross-language query needs the sentence encoder, whose loading (the C
-sentencepiece model, 0.3 s, and the weights, 0.15 s) releases the GIL. Started
-here, on a thread, before the rest of the package and its libraries are
-imported (0.4 s), it is ready by the time the query is translated and scored.
+sentencepiece model, 0.3 s, and the weights, 0.15 s) releases the GIL, and e5
+(``vectors.deep``, 0.1 s, in C too). Started here, on a thread, before the rest of
+the package and its libraries are imported (0.4 s), they are ready by the time the
+query is translated and scored.
 And a query's process ends as soon as its output is written: tearing down the
 interpreter's few hundred MB of arrays and caches took another 0.15 s.
 """
@@ -22,6 +23,9 @@ def _load_encoder() -> None:
     from .vectors import embeddings
 
     embeddings.preload(wait=True)
+    from .vectors import deep
+
+    deep.preload()
 
 
 def main() -> None:
