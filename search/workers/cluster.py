@@ -115,15 +115,13 @@ class _Tasks(Executor):
 
 
 def _run(start: Callable[[], object] | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """In a worker: ``start`` once per process, then the task."""
-    if not _started_here:
-        _undo_trim_threshold()
-        _started_here.add(__name__)
-    if start is not None:
-        name = f"{start.__module__}.{start.__qualname__}"
-        if name not in _started_here:
-            start()
-            _started_here.add(name)
+    """In a worker: the allocator's thresholds and ``start``, each once per process, then the task."""
+    for setup in (_undo_trim_threshold, start):
+        if setup is not None:
+            name = f"{setup.__module__}.{setup.__qualname__}"
+            if name not in _started_here:
+                setup()
+                _started_here.add(name)
     return fn(*args, **kwargs)
 
 
