@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from search import Index
-from search.errors import IndexBusy
+from search.errors import IndexBusy, IndexMissing
+from search.storage.store import Store
 
 from .conftest import ROOT, news
 
@@ -94,9 +95,12 @@ def test_builds_killed_at_random_points_converge_to_a_fresh_build(tmp_path: Path
                 process.send_signal(signal.SIGKILL)
                 kills += 1
             process.wait()
-            if index.exists():  # killed before it made the folder
+            if Store(index).exists():
                 documents, passages, vectors, *_ = _state(index)  # opens, answers
                 assert documents <= fresh[0] and passages <= fresh[1] and vectors <= passages
+            elif index.exists():  # killed after making the folder, before its first commit: no index yet
+                with pytest.raises(IndexMissing, match="no index at"):
+                    Index.open(index)
         assert _finished(_build(corpus, index))[0] == 0  # the same command continues
         assert _state(index) == fresh
     print(f"{kills} kills in {rounds} builds, each continued to the fresh build's {fresh[1]} passages")
