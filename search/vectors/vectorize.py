@@ -30,7 +30,7 @@ from whoosh.codec.whoosh3 import W3Segment
 from ..ingest.passages import sentences
 from ..storage.schema import KIND, PASSAGE
 from ..storage.store import Writer
-from ..workers.cluster import Cluster
+from ..workers.cluster import TASK_SCALE, Cluster
 from ..workers.local import executor, stop
 from . import deep, embeddings, stored, vocabulary
 from .stored import SegmentVectors, Space
@@ -110,7 +110,7 @@ def fill(writer: Writer, encoder: Encoder, tally: Tally, progress: Progress, wor
             # read while the first chunk is encoded
             passages = chain(islice(passages, 1), [_VocabularyJob(writer, source)], passages)  # type: ignore[list-item]
         try:
-            _run(pool, encoder, passages)
+            _run(pool, encoder, passages, encoder.batch * (TASK_SCALE if cluster else 1))
         except KeyboardInterrupt:
             stop(pool)
             for segment_jobs in jobs:  # what was encoded is kept
@@ -147,11 +147,10 @@ class _Job(Protocol):
     def done(self, rows: np.ndarray) -> None: ...
 
 
-def _run(pool: Executor, encoder: Encoder, jobs: Iterator[_Job], depth: int = 2) -> None:
-    """Encode each job's texts on the pool, in order; the next job is prepared while up to
-    ``depth`` are encoded, so the workers never wait for it."""
+def _run(pool: Executor, encoder: Encoder, jobs: Iterator[_Job], size: int, depth: int = 2) -> None:
+    """Encode each job's texts on the pool, ``size`` to a task, in order; the next job is prepared
+    while up to ``depth`` are encoded, so the workers never wait for it."""
     pending: deque[tuple[_Job, list[Future]]] = deque()
-    size = encoder.batch
     for job in jobs:  # preparing the next job happens here, while the pending ones are encoded
         pending.append((job, [pool.submit(encoder.encode, job.texts[i:i + size])
                               for i in range(0, len(job.texts), size)]))

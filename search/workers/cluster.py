@@ -27,6 +27,11 @@ CONNECT_SECONDS = 10.0
 """How long to try to reach a scheduler (and, once reached, to wait for its first worker)."""
 ADDRESS = re.compile(r"tcp://(?P<host>[^:/\s]+):(?P<port>\d+)")
 LOCAL = re.compile(r"local:(?P<workers>\d+)")
+TASK_SCALE = 4
+"""A vector task on a cluster carries this many times a local one's texts: each task costs a round
+trip through the scheduler and the worker's event loop, some 6 ms of CPU on this 2-core machine
+(bench/cluster.py: 64 sentence-encoder texts a task ran at 0.85-0.90 of the local pool, 256 at
+0.96-1.0; 1,024 left workers idle at the end of each chunk of passages)."""
 
 _started_here: set[str] = set()
 """In a worker process: the set-up functions that have run there."""
