@@ -195,10 +195,12 @@ def test_term_indexes_are_read_through_a_memory_map_with_the_same_bytes(built: I
 
 @pytest.fixture(scope="module")
 def with_vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the seeds with its vectors and vocabulary, built once: tests damage copies."""
+    """An index of the seeds with its vectors and vocabulary, built once: tests damage copies. Without
+    deep vectors: they are read and refused when damaged by the same loader (``stored.load``) as the
+    sentence encoder's vectors damaged here, and leaving them out saves each rebuild the deep phase."""
     work = tmp_path_factory.mktemp("damage")
     shutil.copytree(SEEDS, work / "seeds")
-    Index(work / "index").update([str(work / "seeds")])
+    Index(work / "index").update([str(work / "seeds")], deep=False)
     return work
 
 
@@ -228,8 +230,8 @@ def test_a_damaged_text_index_file_is_a_clear_error_until_rebuilt(with_vectors: 
             read(Index(copy))
         assert str(copy) in str(error.value) and "--rebuild" in str(error.value)
     with pytest.raises(IndexCorrupt):
-        Index(copy).update([str(with_vectors / "seeds")])  # an update refuses it too
-    Index(copy).update([str(with_vectors / "seeds")], rebuild=True)
+        Index(copy).update([str(with_vectors / "seeds")], deep=False)  # an update refuses it too
+    Index(copy).update([str(with_vectors / "seeds")], rebuild=True, deep=False)
     with Index.open(copy) as rebuilt, Index.open(with_vectors / "index") as original:
         assert rebuilt.stats().passages == original.stats().passages
         assert [h.text for h in rebuilt.search("Rosoboronexport").hits] == \
@@ -249,7 +251,7 @@ def test_damaged_vectors_or_vocabulary_are_left_out_then_computed_again(with_vec
         else:
             with ix._snapshots.acquire() as snapshot:
                 assert not snapshot.vocabularies
-    Index(copy).update([str(with_vectors / "seeds")])  # the next run computes them again
+    Index(copy).update([str(with_vectors / "seeds")], deep=False)  # the next run computes them again
     with Index.open(copy) as repaired, Index.open(with_vectors / "index") as original:
         assert repaired.stats().vectors == original.stats().vectors == sum(original.stats().passages.values())
         query = "military technical cooperation with China"
