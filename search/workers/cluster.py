@@ -1,11 +1,13 @@
 """A Dask cluster's workers behind the same Executor interface as ``local``'s.
 
-``search index --cluster tcp://HOST:PORT`` sends the text phase's analysis and the
-vector and deep phases to the workers of a running ``dask scheduler``; ``local:N``
-starts N worker processes of Dask's on this machine (to try it, and to test it).
-Tasks carry documents as text and return a segment's files and vectors as data, so
-workers need not see the files or the index, and a task lost with its worker is
-simply run again on another: only the calling process writes the index.
+``search index --cluster tcp://HOST:PORT`` sends the text phase's reading (OCR
+included) and analysis and the vector and deep phases to the workers of a running
+``dask scheduler``; ``local:N`` starts N worker processes of Dask's on this machine
+(to try it, and to test it). Tasks carry files as their bytes (a file over
+``indexer.SENT_BYTES`` as its text, read by the calling process) and texts to
+encode, and return a segment's files and vectors as data, so workers need not see
+the files or the index, and a task lost with its worker is simply run again on
+another: only the calling process writes the index.
 
 What ``local`` does once in each worker process (load a model, one engine thread)
 happens here on a worker's first task of each kind, so a worker that joins or
