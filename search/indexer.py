@@ -1,8 +1,11 @@
 """Keep an index in sync with files and folders, in three phases.
 
-1. Text. New and changed files are read, split into passages and analysed, and
-   written as new segments (``segments``) by worker processes, while this
-   process deletes the records they replace and commits at intervals. Files that
+1. Text. New and changed files are read (images and scanned PDF pages by OCR),
+   split into passages and analysed, and written as new segments (``segments``)
+   by worker processes, while this process deletes the records they replace and
+   commits at intervals. A cluster's workers need not see the files: this process
+   sends each file's bytes, read there, OCR included (a file over ``SENT_BYTES``
+   is read here, its text sent), and they send the segment's files back. Files that
    disappeared from the given paths are removed; unchanged files (same size and
    mtime, or same content when only the mtime moved) are skipped. The text
    index answers queries from its first commit.
@@ -25,13 +28,14 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage, RamStorage
 
 from .errors import IndexUnwritable, Interrupted
-from .ingest import ocr
+from .ingest import archives, ocr
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
 from .languages import english, lexicon
 from .storage.codec import ArrayCodec
@@ -48,6 +52,12 @@ TASK_BYTES = 16 << 20
 """The most text one task (one new segment) takes: bounds a worker's memory, and what a kill loses."""
 PARALLEL_BYTES = 1 << 20
 """Less text than this is indexed in this process: starting workers would cost more."""
+SENT_BYTES = archives.MAX_MEMBER
+"""The largest file a cluster's task carries as its bytes, to be read on a worker (OCR included). The
+readers hold a file whole in memory, except an archive, streamed a member at a time, each member up to
+this size: so sending files up to it holds no more of one file in any process than a local build's
+reading may. A larger file is read in this process as in a local build (an archive streamed from
+disk, never whole in memory), and sent as its text."""
 
 
 class Progress(Protocol):
@@ -99,8 +109,8 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
                 workers: int | None = None, cluster: Cluster | None = None) -> Report:
     """Bring the index in line with the files under ``paths``, then fill in missing vectors
     (unless ``with_vectors`` is false), then missing deep vectors (unless either is false).
-    With a ``cluster``, its workers analyse the text and encode the vectors; this process
-    reads the files and writes the index.
+    With a ``cluster``, its workers read the files (from the bytes this process sends them, OCR
+    included), analyse the text and encode the vectors; this process writes the index.
 
     Raises Interrupted (after committing what was done) on Ctrl-C.
     """
@@ -166,9 +176,18 @@ class TextTask:
     folder: str | None
     """The index folder; None: the segment is built in memory and its files returned (on a
     cluster, whose workers need not see the index)."""
-    files: tuple[tuple[SourceFile | Document | Outcome, tuple | None], ...]
-    """Each file (or, for a cluster, the document read from it, or why it could not be read),
-    and the stamp it was indexed with (None: new to the index)."""
+    files: tuple[tuple[SourceFile | Content | Document | Outcome, tuple | None], ...]
+    """Each file (for a cluster, its content; or, for a file over SENT_BYTES, the document read
+    from it here; or why it could not be read), and the stamp it was indexed with (None: new to
+    the index)."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """A file's bytes, read here for a cluster's worker to decode: the workers need not see the files."""
+
+    source: SourceFile
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -207,8 +226,8 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
     size = sum(source.cost for source, _ in work)
     parallel = workers if size >= PARALLEL_BYTES or cluster else 1
     chunks = list(_chunks(work, parallel))
-    if cluster:  # read here, as each task is handed out: the workers need not see the files
-        tasks: Iterator[TextTask] = (TextTask(None, tuple((_read(s), stamp) for s, stamp in chunk))
+    if cluster:  # the bytes are read as each task is handed out: no more are held than tasks in flight
+        tasks: Iterator[TextTask] = (TextTask(None, tuple((_sent(s), stamp) for s, stamp in chunk))
                                      for chunk in chunks)
     else:
         tasks = (TextTask(str(writer.store.path), tuple(chunk)) for chunk in chunks)
@@ -253,13 +272,28 @@ def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterat
         yield chunk
 
 
-def _read(source: SourceFile) -> Document | Outcome:
-    """A file's document, or why it cannot be read."""
+def _sent(source: SourceFile) -> Content | Document | Outcome:
+    """What a cluster's task carries for a file: its bytes, or for a file over SENT_BYTES its
+    document read here; or why it cannot be read."""
+    if source.size > SENT_BYTES:
+        return _read(source)
     try:
-        return read(source)
+        return Content(source, Path(source.path).read_bytes())
+    except OSError as error:
+        return _skipped(source, error)
+
+
+def _read(source: SourceFile, data: bytes | None = None) -> Document | Outcome:
+    """A file's document (from ``data``, its bytes, when they were read already), or why it cannot be read."""
+    try:
+        return read(source, data)
     except (Undecodable, OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        return Outcome(source.key, source.name, "skipped", reason=reason)
+        return _skipped(source, error)
+
+
+def _skipped(source: SourceFile, error: Exception) -> Outcome:
+    """A file that cannot be read, with the reason (an OSError's without the path the warning names)."""
+    return Outcome(source.key, source.name, "skipped", reason=getattr(error, "strerror", None) or str(error))
 
 
 def _save_files(folder: os.PathLike[str], files: tuple[tuple[str, bytes], ...]) -> None:
@@ -276,7 +310,12 @@ def build_segment(task: TextTask) -> TextResult:
     builder = SegmentBuilder(storage, schema(), ArrayCodec())
     outcomes = []
     for item, stamp in task.files:
-        document = _read(item) if isinstance(item, SourceFile) else item
+        if isinstance(item, SourceFile):
+            document = _read(item)
+        elif isinstance(item, Content):
+            document = _read(item.source, item.data)
+        else:
+            document = item
         if isinstance(document, Outcome):
             outcomes.append(document)
             continue

@@ -158,23 +158,26 @@ def root_key(path: str) -> str:
     return printable(os.path.realpath(path))
 
 
-def read(source: SourceFile) -> Document:
+def read(source: SourceFile, data: bytes | None = None) -> Document:
     """Read and decode one file, and the members of an archive or e-mail through the same readers.
-    Raises Undecodable or OSError."""
-    path = Path(source.path)
+    ``data``: the file's bytes, when they were read already (a cluster's worker gets them in its
+    task, not seeing the file); without them an archive is streamed from disk, since it may be
+    larger than memory. The sha1 is of the same bytes either way. Raises Undecodable or OSError."""
+    name = Path(source.path).name
     reader = _Reader()
-    with path.open("rb") as stream:
-        suffix = archives.kind(path.name)
-        if suffix:  # streamed from disk: an archive may be larger than memory
-            digest = hashlib.sha1()
+    suffix = archives.kind(name)
+    if suffix and data is None:
+        digest = hashlib.sha1()
+        with open(source.path, "rb") as stream:
             while chunk := stream.read(archives.CHUNK):
                 digest.update(chunk)
             stream.seek(0)
-            reader.archive(None, path.name, stream, source.size, 0)
-            sha1, encoding = digest.hexdigest(), suffix[1:]
-        else:
-            data = stream.read()
-            sha1, encoding = hashlib.sha1(data).hexdigest(), reader.file(None, path.name, data, 0)
+            reader.archive(None, name, stream, source.size, 0)
+        sha1, encoding = digest.hexdigest(), suffix[1:]
+    else:
+        if data is None:
+            data = Path(source.path).read_bytes()
+        sha1, encoding = hashlib.sha1(data).hexdigest(), reader.file(None, name, data, 0)
     return Document(source, tuple(reader.sections), sha1, encoding, tuple(reader.notes))
 
 

@@ -1,11 +1,13 @@
 """A Dask cluster's workers behind the same Executor interface as ``local``'s.
 
-``search index --cluster tcp://HOST:PORT`` sends the text phase's analysis and the
-vector and deep phases to the workers of a running ``dask scheduler``; ``local:N``
-starts N worker processes of Dask's on this machine (to try it, and to test it).
-Tasks carry documents as text and return a segment's files and vectors as data, so
-workers need not see the files or the index, and a task lost with its worker is
-simply run again on another: only the calling process writes the index.
+``search index --cluster tcp://HOST:PORT`` sends the text phase's reading (OCR
+included) and analysis and the vector and deep phases to the workers of a running
+``dask scheduler``; ``local:N`` starts N worker processes of Dask's on this machine
+(to try it, and to test it). Tasks carry files as their bytes (a file over
+``indexer.SENT_BYTES`` as its text, read by the calling process) and texts to
+encode, and return a segment's files and vectors as data, so workers need not see
+the files or the index, and a task lost with its worker is simply run again on
+another: only the calling process writes the index.
 
 What ``local`` does once in each worker process (load a model, one engine thread)
 happens here on a worker's first task of each kind, so a worker that joins or
@@ -18,6 +20,7 @@ import ctypes
 import logging
 import os
 import re
+import sys
 from concurrent.futures import Executor, Future
 from typing import Any, Callable
 
@@ -32,6 +35,11 @@ TASK_SCALE = 4
 trip through the scheduler and the worker's event loop, some 6 ms of CPU on this 2-core machine
 (bench/cluster.py: 64 sentence-encoder texts a task ran at 0.85-0.90 of the local pool, 256 at
 0.96-1.0; 1,024 left workers idle at the end of each chunk of passages)."""
+
+_DATA_IN_TASKS = {"distributed.admin.large-graph-warning-threshold": sys.maxsize}
+"""Dask warns of every task over 10 MB, advising to load the data on the workers. Ours carry their
+data by design: the workers need not see the files, and a task lost with its worker runs again
+from what it carries (data scattered to a worker would be lost with it)."""
 
 _started_here: set[str] = set()
 """In a worker process: the set-up functions that have run there."""
@@ -113,7 +121,10 @@ class _Tasks(Executor):
         self._pool, self._start = client.get_executor(pure=False), start
 
     def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[no-untyped-def, override]
-        return self._pool.submit(_run, self._start, fn, *args, **kwargs)
+        from dask import config
+
+        with config.set(_DATA_IN_TASKS):
+            return self._pool.submit(_run, self._start, fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait=wait and not cancel_futures)

@@ -142,6 +142,21 @@ def test_a_damaged_archive_is_undecodable(tmp_path: Path) -> None:
             read(next(discover([str(tmp_path / name)])))
 
 
+def test_an_archive_read_from_its_bytes_is_the_document_streamed_from_disk(tmp_path: Path, folder: Path) -> None:
+    """A cluster's worker reads an archive from the bytes its task carries: the same sections, notes,
+    format and sha1 (which a file's stamp compares) as this process streaming it from disk."""
+    with zipfile.ZipFile(folder / "outer.zip", "a") as archive:
+        archive.writestr("broken.docx", b"PK\x03\x04 damaged")
+    streamed = {source: read(source) for source in discover([str(folder)])}
+    assert len(streamed) == 7 and all(document.sections for document in streamed.values())
+    for source, document in streamed.items():
+        assert read(source, Path(source.path).read_bytes()) == document
+    assert any("broken.docx" in note for document in streamed.values() for note in document.notes)
+    (tmp_path / "bad.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(Undecodable, match="damaged archive"):
+        read(next(discover([str(tmp_path / "bad.tar.gz")])), (tmp_path / "bad.tar.gz").read_bytes())
+
+
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
 def test_any_damage_to_an_archive_is_undecodable_or_read(tmp_path: Path, folder: Path, kind: str) -> None:
     source = folder / ("outer.zip" if kind == "zip" else "sco.tar.gz")
