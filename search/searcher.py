@@ -5,8 +5,8 @@ Candidates come three ways: lexically, BM25F over the translated query
 natural-language queries, by the similarity of the query's vector to passage
 vectors, the sentence encoder's and e5's (the deep vectors, where the deep phase
 has reached). ``ranking.fusion.fuse`` combines them, with word alignment for the
-best candidates (``alignment``). e5's query vector, the costliest part, is computed
-on a thread of its own while the query is translated and scored lexically.
+best candidates (``alignment``). e5's query vector, the costliest part, and the passages
+nearest it are found on a thread of its own while the query is translated and scored lexically.
 Everything a query reads comes from one snapshot.
 """
 
@@ -157,11 +157,14 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     content, words = len(parsed.content_words), len(parsed.words)
     dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
     deep_coverage = snapshot.deep.coverage if dense else None
-    deep_vector = deep.query_soon(parsed.text) if deep_coverage and deep_coverage.covered else None
+    deep_nearest = None
+    if deep_coverage and deep_coverage.covered:
+        snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
+        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang)
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query).
-    with deep.beside_query() if deep_vector is not None else nullcontext():
+    with deep.beside_query() if deep_nearest is not None else nullcontext():
         root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
         query = compile_query(root, ranking)
         if lang:
@@ -177,13 +180,13 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
             passage_vectors = snapshot.vectors
             coverage = passage_vectors.coverage
             query_vector = embeddings.encode([parsed.text])[0]
-            if deep_vector is None or deep_coverage.partial:  # type: ignore[union-attr]
+            if deep_nearest is None or deep_coverage.partial:  # type: ignore[union-attr]
                 # Where e5 covers every passage, its nearest find what these would: bench/xquad.py and
                 # bench/short.py's tuning half rank exactly the same without them (and 10 ms sooner).
                 similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
-            if deep_vector is not None:
-                matches = _deep(snapshot, deep_vector.result(), lexical.keys() | similarity.keys(),
-                                detect_language(parsed.text), lang)
+            if deep_nearest is not None:
+                matches = _deep(snapshot, *deep_nearest.result(), lexical.keys() | similarity.keys(),
+                                detect_language(parsed.text))
                 share = deep_coverage.covered / deep_coverage.passages  # type: ignore[union-attr]
             others = sorted((lexical.keys() | matches.keys()) - similarity.keys())
             similarity.update(passage_vectors.of(query_vector, others))
@@ -203,13 +206,18 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     return Results(text, hits, expansions(root), dense, coverage, deep_coverage, repaired.corrections, repaired.text)
 
 
-def _deep(snapshot: Snapshot, vector: np.ndarray, candidates: set[int], query_lang: Lang,
-          lang: Lang | None) -> dict[int, DeepMatch]:
-    """e5's similarities of the passages nearest the query's deep vector and of the other
-    candidates that have deep vectors, and whether each is in the query's language."""
-    vectors = snapshot.deep
-    found = vectors.nearest(vector, snapshot.ranking.deep_candidates, lang)
-    found.update(vectors.of(vector, sorted(candidates - found.keys())))
+def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None) -> tuple[np.ndarray, dict[int, float]]:
+    """The query's deep vector and the passages (of ``lang``) nearest it: on e5's thread, beside
+    the lexical side (at a million passages the nearest take as long as the rest of the query)."""
+    vector = deep.query(text)
+    return vector, snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang)
+
+
+def _deep(snapshot: Snapshot, vector: np.ndarray, found: dict[int, float], candidates: set[int],
+          query_lang: Lang) -> dict[int, DeepMatch]:
+    """e5's similarities of the passages nearest the query's deep vector (``found``) and of the
+    other candidates that have deep vectors, and whether each is in the query's language."""
+    found = found | snapshot.deep.of(vector, sorted(candidates - found.keys()))
     docnums = np.fromiter(found, np.int64, len(found))
     same = snapshot.in_language(docnums, query_lang)
     return {docnum: DeepMatch(similarity, bool(is_same))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import reduce
 from typing import Sequence
 
 import numpy as np
@@ -249,10 +248,17 @@ def _combined(parts: list[Matches], ufunc: np.ufunc) -> Matches:
 
 
 def _intersection(parts: list[Matches]) -> Matches:
-    """The documents every part matches, their scores summed."""
+    """The documents every part matches, their scores summed.
+
+    The smallest part's documents are looked up in each other part by binary search (parts are
+    sorted): a query filtered by language intersects its matches with half the index, and sorting
+    both together (``np.intersect1d``) took 35 ms a query at a million passages."""
     if not parts or any(not len(part) for part in parts):
         return _NONE
-    docnums = reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), (part.docnums for part in parts))
+    docnums = min(parts, key=len).docnums
+    for part in parts:
+        at = np.minimum(np.searchsorted(part.docnums, docnums), len(part.docnums) - 1)
+        docnums = docnums[part.docnums[at] == docnums]
     scores = np.zeros(len(docnums))
     for part in parts:
         scores += part.scores[np.searchsorted(part.docnums, docnums)]

