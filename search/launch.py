@@ -1,10 +1,9 @@
 """The ``search`` command's entry point.
 
-A cross-language query needs the sentence encoder, whose loading (the C
-sentencepiece model, 0.3 s, and the weights, 0.15 s) releases the GIL, and e5
-(``vectors.deep``, 0.1 s, in C too). Started here, on a thread, before the rest of
-the package and its libraries are imported (0.4 s), they are ready by the time the
-query is translated and scored.
+A cross-language query needs the sentence encoder (its arrays memory-mapped and its
+query tokenizer, ``vectors.pieces``: 10 ms) and e5 (``vectors.deep``, 10 ms, in C).
+Started here, on a thread, while the rest of the package and its libraries are
+imported (0.25 s), they are ready by the time the query is translated and scored.
 And a query's process ends as soon as its output is written: tearing down the
 interpreter's few hundred MB of arrays and caches took another 0.15 s.
 """
@@ -17,9 +16,6 @@ import threading
 
 
 def _load_encoder() -> None:
-    from .vectors import tokenizer
-
-    tokenizer.tokenizer()  # first: it needs no numpy, and its C loader runs beside the imports
     from .vectors import embeddings
 
     embeddings.preload(wait=True)

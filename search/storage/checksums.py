@@ -16,9 +16,11 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from ..files import replace_path
+import numpy as np
+
+from ..files import mapped, replace_path
 
 MANIFEST = "checksums.json"
 """The manifest's name inside a folder of files (vectors, vocabulary)."""
@@ -37,6 +39,27 @@ def seal(files: Iterable[Path], manifest: Path) -> None:
 def seal_folder(folder: Path) -> None:
     """Record every file of a folder in the manifest inside it."""
     seal(sorted(folder.iterdir()), folder / MANIFEST)
+
+
+def sealed_arrays(folder: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Named arrays kept in a sealed folder (one ``.npy`` each), memory-mapped; ``build`` makes them
+    when the folder is missing or damaged, and they are used from memory where it cannot be written
+    (a read-only cache costs the build each time, never a result)."""
+    if folder_damaged(folder) is not None:
+        built = build()
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            replace_path(folder, lambda tmp: _write_arrays(tmp, built))
+        except OSError:
+            return built
+    return {path.stem: mapped(path) for path in sorted(folder.glob("*.npy"))}
+
+
+def _write_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    folder.mkdir()
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array, allow_pickle=False)
+    seal_folder(folder)
 
 
 def folder_damaged(folder: Path) -> str | None:

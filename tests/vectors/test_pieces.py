@@ -1,0 +1,65 @@
+"""vectors.pieces: a query's tokens are exactly the ones the sentencepiece library gives the
+passages they are compared with."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.vectors import pieces, tokenizer
+
+from ..conftest import CORPORA
+
+ODD = [
+    "", " ", "   two   spaces  ", "\t\n\r", "x" * 300, "-" * 40, "Ё ё Й й ѣ ї",
+    "<s> hello </s> <unk>",  # control and unknown pieces are never matched in text
+    "extra_token_id_1extra_token_id_2 extra_token_id_3",  # user-defined pieces
+    "😀", "a😀b😀😀c 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",  # a run of unknown characters is one token
+    "ﬁne Ⅻ ① ｆｕｌｌｗｉｄｔｈ ＡＢＣ",  # normalised (NFKC) first
+    "汉字漢字かなカナ한국어 ไทย العربية עברית", "e\u0301 a\u0308 ּ ٌ", "Rosoboronexport «Рособоронэкспорта»",
+    "www.example.com/path?q=1&x=2 user@mail.ru +7 (495) 123-45-67 3.14159 1,000,000",
+]
+
+
+def _library(text: str) -> list[int]:
+    return tokenizer.tokenizer().encode(text, out_type=int, add_bos=True, add_eos=True)
+
+
+def test_news_in_both_languages_and_questions_get_the_librarys_tokens() -> None:
+    rng = random.Random(5)
+    lines = []
+    for name in ("newstest2019-enru.en", "newstest2019-enru.ru", "newstest2017.en", "newstest2017.ru"):
+        found = (CORPORA / "wmt-news-en-ru" / name).read_text(encoding="utf-8").splitlines()
+        lines += rng.sample(found, 150)
+    for lang in ("en", "ru"):
+        data = json.loads((CORPORA / "xquad-r-en-ru" / f"{lang}.json").read_text(encoding="utf-8"))
+        questions = [qa["question"] for article in data["data"] for p in article["paragraphs"] for qa in p["qas"]]
+        lines += rng.sample(questions, 150)
+    tokens = pieces.pieces()
+    assert [tokens.encode(line) for line in lines] == [_library(line) for line in lines]
+
+
+def test_odd_text_gets_the_librarys_tokens() -> None:
+    tokens = pieces.pieces()
+    for text in ODD:
+        assert tokens.encode(text) == _library(text), text
+    assert tokens.encode("😀😀😀").count(0) == 1  # one unknown token (after the word-start piece): a run merged
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aeoxz AEZ.,-'ёжзщъыэюяЁЖ1234567890 \t\u00a0ﬁ①😀汉\u0301")), max_size=60))
+def test_any_mix_of_scripts_digits_spaces_and_unknown_characters_gets_the_librarys_tokens(text: str) -> None:
+    assert pieces.pieces().encode(text) == _library(text)
+
+
+def test_the_pieces_are_compiled_once_per_machine_and_mapped(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    arrays = pieces._arrays()
+    assert isinstance(arrays["crc"].base, np.memmap)
+    assert len(list(tmp_path.rglob("crc.npy"))) == 1
+    fresh = pieces.Pieces(arrays)
+    assert fresh.encode("Члены Национальной ассамблеи Уэльса") == _library("Члены Национальной ассамблеи Уэльса")
