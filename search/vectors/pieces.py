@@ -49,7 +49,7 @@ class Pieces:
         self._normalizer = _Normalizer(arrays["charsmap"].tobytes())
         normal = self._scores[~self._user & (self._starts[1:] > self._starts[:-1])]
         self._max_score = float(normal.max())
-        self._unk_score = float(normal.min()) - UNK_PENALTY
+        self._unk_score = _f32(float(normal.min()) - UNK_PENALTY)
         self._longest = int((self._starts[1:] - self._starts[:-1]).max())  # in bytes
 
     def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
@@ -72,16 +72,20 @@ class Pieces:
         score = [0.0] * (size + 1)
         start = [-1] * (size + 1)
         piece_at = [0] * (size + 1)
-        for a, next_char in zip(chars, chars[1:]):
+        for a, next_char in zip(chars, chars[1:]):  # scores in single precision, as the library's
             base = score[a]
             single = False
             for b, piece in by_start.get(a, ()):
-                gained = (b - a) * self._max_score - 0.1 if self._user[piece] else float(self._scores[piece])
-                if start[b] == -1 or base + gained > score[b]:
-                    score[b], start[b], piece_at[b] = base + gained, a, piece
+                if self._user[piece]:  # a bonus that always picks it, in double precision there
+                    candidate = _f32((b - a) * self._max_score) - 0.1 + base
+                else:
+                    candidate = _f32(float(self._scores[piece]) + base)
+                if start[b] == -1 or candidate > score[b]:
+                    score[b], start[b], piece_at[b] = _f32(candidate), a, piece
                 single = single or b == next_char
-            if not single and (start[next_char] == -1 or base + self._unk_score > score[next_char]):
-                score[next_char], start[next_char], piece_at[next_char] = base + self._unk_score, a, 0
+            candidate = _f32(self._unk_score + base)
+            if not single and (start[next_char] == -1 or candidate > score[next_char]):
+                score[next_char], start[next_char], piece_at[next_char] = candidate, a, 0
         ids = []
         end = size
         while end > 0:
@@ -105,6 +109,12 @@ class Pieces:
                     break
             found.append(piece)
         return found
+
+
+def _f32(value: float) -> float:
+    """``value`` rounded to single precision: among segmentations of equal score (a run of one
+    character, ``=======``), the library's float arithmetic decides which is best."""
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 def pieces() -> Pieces:

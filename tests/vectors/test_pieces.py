@@ -50,6 +50,13 @@ def test_odd_text_gets_the_librarys_tokens() -> None:
     assert tokens.encode("😀😀😀").count(0) == 1  # one unknown token (after the word-start piece): a run merged
 
 
+def test_runs_of_one_character_split_as_the_librarys_do() -> None:
+    """Many segmentations of such a run score the same; the library's single precision picks one."""
+    tokens = pieces.pieces()
+    for text in (character * length for character in "=-*.0" for length in range(1, 121)):
+        assert tokens.encode(text) == _library(text), text
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("aeoxz AEZ.,-'ёжзщъыэюяЁЖ1234567890 \t\u00a0ﬁ①😀汉\u0301")), max_size=60))
 def test_any_mix_of_scripts_digits_spaces_and_unknown_characters_gets_the_librarys_tokens(text: str) -> None:
