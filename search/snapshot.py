@@ -259,12 +259,22 @@ class PassageVectors:
 
     def _nearest_in(self, rows: np.ndarray, found: stored.SegmentVectors, mask: np.ndarray,
                     spans: list[tuple[int, int]], query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """One segment's candidates for ``nearest``: docnums and exact similarities."""
-        read = np.concatenate([np.arange(start, stop) for start, stop in spans])
-        score = found.estimates if found.projection is not None else found.similarities
-        values = np.where(mask[read], np.concatenate([score(query, start, stop) for start, stop in spans]), -np.inf)
-        if found.projection is not None:  # the best estimates, scored exactly
-            size = min(stored.SHORTLIST_PER_HIT * k, int(mask.sum()))
+        """One segment's candidates for ``nearest``: docnums and exact similarities. A segment with
+        lists is read in the lists nearest the query, one without in the runs of allowed rows."""
+        lists = found.projection.lists if found.projection is not None else None
+        if lists is not None:
+            read = lists.probe(query @ found.projection.basis)  # type: ignore[union-attr]
+            read = read[mask[read]]
+            values = found.estimates_at(read, query)
+            allowed = len(read)
+        else:
+            read = np.concatenate([np.arange(start, stop) for start, stop in spans])
+            score = found.estimates if found.projection is not None else found.similarities
+            values = np.where(mask[read], np.concatenate([score(query, start, stop) for start, stop in spans]),
+                              -np.inf)
+            allowed = int(mask.sum())
+        if found.projection is not None and allowed:  # the best estimates, scored exactly
+            size = min(stored.SHORTLIST_PER_HIT * k, allowed)
             positions = np.sort(read[np.argpartition(-values, size - 1)[:size]])
             result = rows[positions], found.exact(positions, query)
         else:

@@ -270,3 +270,30 @@ def test_a_text_still_being_encoded_is_not_encoded_again(tmp_path: Path, monkeyp
     (docs / "echo.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = Index(tmp_path / "ix").update([str(docs)], workers=2)
     assert (report.passages, report.encoded, report.reused) == (5, 3, 2)
+
+
+def test_a_run_adds_lists_to_complete_segments_an_older_build_saved_without(tmp_path: Path, monkeypatch) -> None:
+    """Lists (stored.Lists) came after indexes were built: a later run adds them, text unchanged."""
+    from search.vectors import stored
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(4):
+        (docs / f"{i}.txt").write_text("\n\n".join(f"Paragraph {j} of report {i} on grain exports." for j in range(40)),
+                                       encoding="utf-8")
+    monkeypatch.setattr(stored, "PROJECT_FROM", 100)
+    index = Index(tmp_path / "ix")
+    index.update([str(docs)], deep=False, workers=1)
+    folder = index.store.vectors_folder(vectorize.SENTENCES.space.folder)
+    (segment,) = [s.segment_id() for s in index.store.read().segments]
+
+    def lists() -> stored.Lists | None:
+        projection = stored.load(folder, segment, vectorize.SENTENCES.space).projection
+        assert projection is not None
+        return projection.lists
+
+    assert lists() is None
+    monkeypatch.setattr(stored, "LISTS_FROM", 100)
+    report = index.update([str(docs)], deep=False, workers=1)
+    assert report.unchanged == 4 and lists() is not None
+    assert index.search("grain exports report 2", lang="en").hits

@@ -115,3 +115,74 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     assert through.of(rows[7], [7, 9999]) == {7: pytest.approx(float(loaded.similarities(rows[7])[7]), abs=1e-5)}
     stored.save(tmp_path, "passages_small", _vectors([0, 1, 2]), SPACE, complete=True)
     assert stored.load(tmp_path, "passages_small", SPACE).projection is None  # small: read in full
+
+
+def _clustered(count: int, seed: int) -> np.ndarray:
+    """Unit rows around a few dozen topics, as passages of news gather."""
+    rng = np.random.default_rng(seed)
+    topics = rng.standard_normal((40, DIM)).astype(np.float32)
+    rows = topics[rng.integers(0, 40, count)] + 0.6 * rng.standard_normal((count, DIM)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_lists_hold_every_row_once_and_a_probe_reads_the_nearest_lists_first() -> None:
+    projected = _clustered(2_000, 5)[:, :SPACE.projected_dims].copy()
+    lists = stored.Lists.of(projected)
+    assert len(lists.centroids) == int(stored.LISTS_PER_ROOT * np.sqrt(2_000))
+    assert sorted(lists.rows.tolist()) == list(range(2_000)) and lists.offsets[-1] == 2_000
+    for i in range(len(lists.centroids)):  # each row is in the list of its nearest centroid
+        members = lists.rows[lists.offsets[i]:lists.offsets[i + 1]]
+        distances = ((projected[members, None, :] - lists.centroids[None]) ** 2).sum(axis=2)
+        assert (distances.argmin(axis=1) == i).all()
+    query = projected[17]
+    read = lists.probe(query, share=0.1)
+    assert 200 <= len(read) < 400 and (np.diff(read) > 0).all()
+    assert 17 in read  # a row's own list is the nearest to it
+    assert np.array_equal(stored.Lists.of(projected).rows, lists.rows)  # a build is repeatable
+
+
+def test_a_segment_of_lists_from_passages_is_searched_through_its_lists(tmp_path: Path, monkeypatch) -> None:
+    """Saved with lists; a query reads PROBE_SHARE of the rows and still finds nearly all of the
+    nearest passages, with their exact similarities; a language's rows only."""
+    from types import SimpleNamespace
+
+    from search.ranking.scoring import Matches
+    from search.snapshot import PassageVectors
+
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    monkeypatch.setattr(stored, "LISTS_FROM", 1_000)
+    rows = _clustered(3_000, 6)
+    saved = SegmentVectors(np.arange(3_000, dtype=np.int32), rows, np.arange(3_000, dtype=np.uint64),
+                           rows[:200] + 0.0, np.arange(200, dtype=np.int32))
+    stored.save(tmp_path, "passages_big", saved, SPACE, complete=True)
+    loaded = stored.load(tmp_path, "passages_big", SPACE)
+    assert loaded.projection is not None and loaded.projection.lists is not None
+    russian = np.arange(0, 3_000, 2)
+    through = PassageVectors([(SimpleNamespace(docbase=0), loaded)],
+                             lambda lang: Matches(russian, np.ones(len(russian))))
+    rng = np.random.default_rng(7)
+    kept = []
+    for query in rows[rng.integers(0, 3_000, 20)] + 0.3 * rng.standard_normal((20, DIM)).astype(np.float32):
+        full = loaded.similarities(query)
+        expected = [int(i) for i in russian[np.argsort(-full[russian])[:10]]]
+        nearest = through.nearest(query, 10, "ru")
+        assert set(nearest) <= set(russian.tolist())
+        assert [nearest[d] for d in nearest] == pytest.approx(full[list(nearest)].tolist(), abs=1e-5)
+        kept.append(len(set(nearest) & set(expected)) / 10)
+    assert np.mean(kept) >= 0.9
+
+
+def test_a_segment_saved_before_lists_were_kept_gets_them_when_saved_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    rows = _clustered(1_200, 8)
+    saved = SegmentVectors(np.arange(1_200, dtype=np.int32), rows, np.arange(1_200, dtype=np.uint64),
+                           np.zeros((0, DIM), np.float32), np.zeros(0, np.int32))
+    stored.save(tmp_path, "passages_old", saved, SPACE, complete=True)  # LISTS_FROM above it: no lists
+    before = stored.load(tmp_path, "passages_old", SPACE)
+    assert before.projection is not None and before.projection.lists is None and not stored.wants_lists(before)
+    monkeypatch.setattr(stored, "LISTS_FROM", 1_000)
+    assert stored.wants_lists(before)
+    stored.save(tmp_path, "passages_old", before, SPACE, complete=True)
+    after = stored.load(tmp_path, "passages_old", SPACE)
+    assert after.projection is not None and after.projection.lists is not None
+    assert np.array_equal(after.passages, rows) and not stored.wants_lists(after)
