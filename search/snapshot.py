@@ -263,9 +263,8 @@ class PassageVectors:
         lists is read in the lists nearest the query, one without in the runs of allowed rows."""
         lists = found.projection.lists if found.projection is not None else None
         if lists is not None:
-            read = lists.probe(query @ found.projection.basis)  # type: ignore[union-attr]
-            read = read[mask[read]]
-            values = found.estimates_at(read, query)
+            read, values = found.listed(lists.probe(query @ found.projection.basis), query)  # type: ignore[union-attr]
+            read, values = read[mask[read]], values[mask[read]]
             allowed = len(read)
         else:
             read = np.concatenate([np.arange(start, stop) for start, stop in spans])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -29,8 +29,8 @@ from ..files import mapped, release, replace_path
 from ..storage import checksums
 
 _ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
-_PROJECTED = ("basis", "passages.projected", "sentences.projected")
-_LISTS = ("lists.centroids", "lists.rows", "lists.offsets")
+_PROJECTED = ("basis", "sentences.projected")
+_LISTS = ("lists.centroids", "lists.rows", "lists.offsets", "lists.projected")
 
 
 @dataclass(frozen=True)
@@ -65,18 +65,21 @@ a tenth of the rows read."""
 PROBE_SHARE = 0.15
 """The share of a segment's rows a query reads through its lists, nearest lists first: on those
 headlines it keeps 0.991 of each segment's ten nearest (0.986 at 0.10, 0.995 at 0.20), and at
-1M passages it reads 80 MB of projections a query instead of 256 MB."""
+1M passages it reads 80 MB of projections a query instead of 256 MB (the rows of a list lie
+together: reading 15% of a segment's rows one by one took longer than reading them all in order)."""
 KMEANS_ROUNDS = 8
 
 
 @dataclass(frozen=True)
 class Lists:
     """An inverted file over a segment's projected passages: k-means centroids (Lloyd's, from a
-    seeded sample, so a build is repeatable), and the rows of each list."""
+    seeded sample, so a build is repeatable), the rows of each list, and the projected passages
+    in that order."""
 
     centroids: np.ndarray  # (C, projected dims) float32
     rows: np.ndarray  # (R,) int32: row positions grouped by list, ascending within each
     offsets: np.ndarray  # (C + 1,) int64: list i is rows[offsets[i]:offsets[i + 1]]
+    projected: np.ndarray  # (R, projected dims) float32: projected[i] is row rows[i]
 
     @classmethod
     def of(cls, projected: np.ndarray) -> "Lists":
@@ -92,18 +95,18 @@ class Lists:
             sums = np.add.reduceat(np.asarray(projected, np.float64)[order], starts)
             centroids[filled] = (sums / sizes[filled, None]).astype(np.float32)
         nearest = _nearest_centroid(projected, centroids)
-        return cls(centroids, np.argsort(nearest, kind="stable").astype(np.int32),
-                   np.r_[0, np.cumsum(np.bincount(nearest, minlength=count))].astype(np.int64))
+        rows, sizes = np.argsort(nearest, kind="stable"), np.bincount(nearest, minlength=count)
+        return cls(centroids, rows.astype(np.int32), np.r_[0, np.cumsum(sizes)].astype(np.int64),
+                   np.ascontiguousarray(projected[rows], np.float32))
 
     def probe(self, query: np.ndarray, share: float = PROBE_SHARE) -> np.ndarray:
-        """The row positions (ascending) of the lists nearest a projected query vector, nearest
-        first, until they hold ``share`` of the rows."""
-        order = np.argsort(-(self.centroids @ query))
-        sizes = np.diff(self.offsets)[order]
-        taken = order[:int(np.searchsorted(np.cumsum(sizes), share * len(self.rows))) + 1]
+        """Positions (into ``rows`` and ``projected``, ascending) in the lists nearest a projected
+        query vector: lists taken nearest first until they hold ``share`` of the rows."""
+        taken = np.argsort(-(self.centroids @ query))
+        sizes = np.diff(self.offsets)[taken]
+        taken = np.sort(taken[:int(np.searchsorted(np.cumsum(sizes), share * len(self.rows))) + 1])
         starts, counts = self.offsets[taken], np.diff(self.offsets)[taken]
-        at = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
-        return np.sort(self.rows[at])
+        return np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
 
 
 def _nearest_centroid(rows: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -116,19 +119,21 @@ def _nearest_centroid(rows: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Projection:
     """A segment's vectors in their first principal components (float32, whatever the full
-    vectors' type), and for a segment of LISTS_FROM passages or more their lists."""
+    vectors' type): its passages' in row order, or for a segment of LISTS_FROM passages or more
+    in its lists."""
 
     basis: np.ndarray  # (dim, projected dims)
-    passages: np.ndarray  # (R, projected dims)
     sentences: np.ndarray  # (S, projected dims)
+    passages: np.ndarray | None = None  # (R, projected dims), where there are no lists
     lists: Lists | None = None
 
     @classmethod
     def of(cls, passages: np.ndarray, sentences: np.ndarray, dims: int) -> "Projection":
         basis = principal_components((passages, sentences), dims)
         projected = _projected(passages, basis)
-        return cls(basis, projected, _projected(sentences, basis),
-                   Lists.of(projected) if len(projected) >= LISTS_FROM else None)
+        if len(projected) >= LISTS_FROM:
+            return cls(basis, _projected(sentences, basis), lists=Lists.of(projected))
+        return cls(basis, _projected(sentences, basis), projected)
 
 
 def _projected(matrix: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -184,8 +189,9 @@ class SegmentVectors:
         return self._similarities(self.passages, self.sentences, query, start, stop)
 
     def estimates(self, query: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """The similarities as the projection estimates them (the rows read at half the cost)."""
-        assert self.projection is not None
+        """The similarities as the projection estimates them (the rows read at half the cost), for
+        a segment without lists."""
+        assert self.projection is not None and self.projection.passages is not None
         return self._similarities(self.projection.passages, self.projection.sentences,
                                   query @ self.projection.basis, start, stop)
 
@@ -205,17 +211,20 @@ class SegmentVectors:
 
     def exact(self, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
         """The similarities of some rows (positions into ``rows``), read from the full vectors."""
-        return self._similarities_at(self.passages, self.sentences, positions, query)
+        return self._with_sentences(self.passages[positions] @ query, self.sentences, positions, query)
 
-    def estimates_at(self, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """The projection's estimates of some rows' similarities (positions into ``rows``)."""
-        assert self.projection is not None
-        return self._similarities_at(self.projection.passages, self.projection.sentences, positions,
-                                     query @ self.projection.basis)
+    def listed(self, at: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows at some positions of the lists (``Lists.probe``), and their similarities as the
+        projection estimates them."""
+        assert self.projection is not None and self.projection.lists is not None
+        lists, projected = self.projection.lists, query @ self.projection.basis
+        positions = lists.rows[at]
+        return positions, self._with_sentences(lists.projected[at] @ projected, self.projection.sentences,
+                                               positions, projected)
 
-    def _similarities_at(self, passages: np.ndarray, sentences: np.ndarray, positions: np.ndarray,
-                         query: np.ndarray) -> np.ndarray:
-        passage = passages[positions] @ query
+    def _with_sentences(self, passage: np.ndarray, sentences: np.ndarray, positions: np.ndarray,
+                        query: np.ndarray) -> np.ndarray:
+        """The rows' similarities from their passages' (``passage``) and their best sentences'."""
         best = passage.copy()
         if len(self.owners) and len(positions):
             first = np.searchsorted(self.owners, positions, side="left")
@@ -268,18 +277,7 @@ def load(folder: Path, segment_id: str, space: Space, retry: bool = True) -> Seg
         return load(folder, segment_id, space, retry=False) if retry else empty  # just replaced
     except (OSError, ValueError):
         return empty  # unreadable: the next indexing run computes them again
-    try:
-        projection = Projection(*(mapped(path / f"{name}.npy") for name in _PROJECTED))
-    except (OSError, ValueError):
-        projection = None  # none saved (a small or incomplete segment), or unreadable: read in full
-    if projection is not None:
-        projection = replace(projection, lists=_lists(path, len(arrays[0]), space.projected_dims))
-    vectors = SegmentVectors(*arrays, projection)
-    dims = space.projected_dims
-    if projection is not None and (projection.basis.shape != (space.dim, dims)
-                                   or projection.passages.shape != (len(vectors.rows), dims)
-                                   or projection.sentences.shape != (len(vectors.owners), dims)):
-        vectors = SegmentVectors(*arrays)
+    vectors = SegmentVectors(*arrays, _projection(path, len(arrays[0]), len(arrays[3]), space))
     shapes_agree = (len(vectors.rows) == len(vectors.passages) == len(vectors.digests)
                     and len(vectors.sentences) == len(vectors.owners)
                     and vectors.passages.shape[1:] == (space.dim,) and vectors.sentences.shape[1:] == (space.dim,)
@@ -287,16 +285,29 @@ def load(folder: Path, segment_id: str, space: Space, retry: bool = True) -> Seg
     return vectors if shapes_agree else empty
 
 
-def _lists(path: Path, rows: int, dims: int) -> Lists | None:
-    """A segment's saved lists, if they are whole (none before LISTS_FROM, or from a build before
-    lists were kept: ``vectorize`` adds them)."""
-    try:
-        lists = Lists(*(mapped(path / f"{name}.npy") for name in _LISTS))
-    except (OSError, ValueError):
+def _projection(path: Path, rows: int, sentences: int, space: Space) -> Projection | None:
+    """A segment's saved projection, with its passages in row order or in lists; None if there is
+    none (a small or incomplete segment) or it is unreadable or of another shape: read in full."""
+    dims = space.projected_dims
+
+    def load(names: tuple[str, ...]) -> list[np.ndarray] | None:
+        try:
+            return [mapped(path / f"{name}.npy") for name in names]
+        except (OSError, ValueError):
+            return None
+
+    common = load(_PROJECTED)
+    if common is None or common[0].shape != (space.dim, dims) or common[1].shape != (sentences, dims):
         return None
-    whole = (lists.centroids.ndim == 2 and lists.centroids.shape[1] == dims and lists.rows.shape == (rows,)
-             and lists.offsets.shape == (len(lists.centroids) + 1,) and int(lists.offsets[-1]) == rows)
-    return lists if whole else None
+    found = load(_LISTS)
+    if found is not None:
+        lists = Lists(*found)
+        if (lists.centroids.ndim == 2 and lists.centroids.shape[1] == dims and lists.rows.shape == (rows,)
+                and lists.offsets.shape == (len(lists.centroids) + 1,) and int(lists.offsets[-1]) == rows
+                and lists.projected.shape == (rows, dims)):
+            return Projection(*common, lists=lists)
+    passages = load(("passages.projected",))
+    return Projection(*common, passages[0]) if passages and passages[0].shape == (rows, dims) else None
 
 
 def wants_lists(vectors: SegmentVectors) -> bool:
@@ -322,12 +333,14 @@ def save(folder: Path, segment_id: str, vectors: SegmentVectors, space: Space, c
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         if complete and len(vectors) >= PROJECT_FROM:
             projection = Projection.of(vectors.passages, vectors.sentences, space.projected_dims)
-            for name, array in zip(_PROJECTED, (projection.basis, projection.passages, projection.sentences)):
-                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+            arrays = {"basis": projection.basis, "sentences.projected": projection.sentences}
             if projection.lists is not None:
-                for name, array in zip(_LISTS, (projection.lists.centroids, projection.lists.rows,
-                                                projection.lists.offsets)):
-                    np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+                lists = projection.lists
+                arrays |= dict(zip(_LISTS, (lists.centroids, lists.rows, lists.offsets, lists.projected)))
+            else:
+                arrays["passages.projected"] = projection.passages
+            for name, array in arrays.items():
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
         checksums.seal_folder(tmp)
 
     replace_path(target, write)

@@ -134,10 +134,11 @@ def test_lists_hold_every_row_once_and_a_probe_reads_the_nearest_lists_first() -
         members = lists.rows[lists.offsets[i]:lists.offsets[i + 1]]
         distances = ((projected[members, None, :] - lists.centroids[None]) ** 2).sum(axis=2)
         assert (distances.argmin(axis=1) == i).all()
+    assert np.array_equal(lists.projected, projected[lists.rows])  # the projections lie in list order
     query = projected[17]
-    read = lists.probe(query, share=0.1)
-    assert 200 <= len(read) < 400 and (np.diff(read) > 0).all()
-    assert 17 in read  # a row's own list is the nearest to it
+    at = lists.probe(query, share=0.1)
+    assert 200 <= len(at) < 400 and (np.diff(at) > 0).all()
+    assert 17 in lists.rows[at]  # a row's own list is the nearest to it
     assert np.array_equal(stored.Lists.of(projected).rows, lists.rows)  # a build is repeatable
 
 
@@ -185,4 +186,5 @@ def test_a_segment_saved_before_lists_were_kept_gets_them_when_saved_again(tmp_p
     stored.save(tmp_path, "passages_old", before, SPACE, complete=True)
     after = stored.load(tmp_path, "passages_old", SPACE)
     assert after.projection is not None and after.projection.lists is not None
+    assert after.projection.passages is None  # held in list order only
     assert np.array_equal(after.passages, rows) and not stored.wants_lists(after)
