@@ -240,16 +240,30 @@ class PassageVectors:
 
     def nearest(self, query: np.ndarray, k: int, lang: Lang | None) -> dict[int, float]:
         """The k live passages (of that language) most similar to a query vector, with their
-        (exact) similarities. A large segment is read through its projection, and its
-        SHORTLIST_PER_HIT * k best passages by that estimate scored exactly. Segments are read on
-        every core (``_segments``): the reads are numpy's and release the GIL, and at a million
-        passages they took 90 ms a query on one."""
+        (exact) similarities. A large segment is read through its projection, its SHORTLIST_PER_HIT
+        * k best passages by that estimate are gathered from every segment, and the best
+        SHORTLIST_TOTAL_PER_HIT * k of those scored exactly. Segments are read on every core
+        (``_segments``): the reads are numpy's and release the GIL, and at a million passages they
+        took 90 ms a query on one."""
         parts = [(rows, found, mask, spans) for (rows, found), mask, spans
                  in zip(self.parts, self._allowed(lang), self._spanned(lang)) if spans]
-        chosen = list(_segments().map(lambda part: self._nearest_in(*part, query, k), parts))
-        if not chosen:
+        listed = list(_segments().map(lambda part: self._shortlist(*part, query, k), parts))
+        estimated = [i for i, (_, found, _, _) in enumerate(parts) if found.projection is not None]
+        if estimated:
+            estimates = np.concatenate([listed[i][1] for i in estimated])
+            if len(estimates) > stored.SHORTLIST_TOTAL_PER_HIT * k:
+                floor = -np.partition(-estimates, stored.SHORTLIST_TOTAL_PER_HIT * k - 1)[
+                    stored.SHORTLIST_TOTAL_PER_HIT * k - 1]
+                for i in estimated:
+                    positions, values = listed[i]
+                    listed[i] = positions[values >= floor], values[values >= floor]
+            exact = list(_segments().map(lambda i: self._exact(parts[i][1], listed[i][0], query), estimated))
+            for i, values in zip(estimated, exact):
+                listed[i] = listed[i][0], values
+        if not listed:
             return {}
-        every, scores = np.concatenate([docnums for docnums, _ in chosen]), np.concatenate([s for _, s in chosen])
+        every = np.concatenate([parts[i][0][positions] for i, (positions, _) in enumerate(listed)])
+        scores = np.concatenate([values for _, values in listed])
         k = min(k, len(every))
         if k <= 0:
             return {}
@@ -257,29 +271,34 @@ class PassageVectors:
         best = best[np.lexsort((every[best], -scores[best]))]
         return {int(every[i]): float(scores[i]) for i in best}
 
-    def _nearest_in(self, rows: np.ndarray, found: stored.SegmentVectors, mask: np.ndarray,
-                    spans: list[tuple[int, int]], query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """One segment's candidates for ``nearest``: docnums and exact similarities. A segment with
-        lists is read in the lists nearest the query, one without in the runs of allowed rows."""
+    def _shortlist(self, rows: np.ndarray, found: stored.SegmentVectors, mask: np.ndarray,
+                   spans: list[tuple[int, int]], query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """One segment's candidates for ``nearest``: positions (ascending) and their similarities,
+        estimated where the segment has a projection (its best SHORTLIST_PER_HIT * k), else exact
+        (every allowed row). A segment with lists is read in the lists nearest the query, one without
+        in the runs of allowed rows."""
         lists = found.projection.lists if found.projection is not None else None
         if lists is not None:
             read, values = found.listed(lists.probe(query @ found.projection.basis), query)  # type: ignore[union-attr]
             read, values = read[mask[read]], values[mask[read]]
-            allowed = len(read)
         else:
             read = np.concatenate([np.arange(start, stop) for start, stop in spans])
             score = found.estimates if found.projection is not None else found.similarities
-            values = np.where(mask[read], np.concatenate([score(query, start, stop) for start, stop in spans]),
-                              -np.inf)
-            allowed = int(mask.sum())
-        if found.projection is not None and allowed:  # the best estimates, scored exactly
-            size = min(stored.SHORTLIST_PER_HIT * k, allowed)
-            positions = np.sort(read[np.argpartition(-values, size - 1)[:size]])
-            result = rows[positions], found.exact(positions, query)
-        else:
-            result = rows[read[mask[read]]], values[mask[read]]
+            values = np.concatenate([score(query, start, stop) for start, stop in spans])
+            read, values = read[mask[read]], values[mask[read]]
+        if found.projection is None:
+            self._let_go(found)  # its full vectors were read
+        elif len(read) > stored.SHORTLIST_PER_HIT * k:
+            best = np.argpartition(-values, stored.SHORTLIST_PER_HIT * k - 1)[:stored.SHORTLIST_PER_HIT * k]
+            read, values = read[best], values[best]
+        order = np.argsort(read)
+        return read[order], values[order]
+
+    def _exact(self, found: stored.SegmentVectors, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The exact similarities of a segment's shortlisted rows (ascending positions)."""
+        values = found.exact(positions, query)
         self._let_go(found)
-        return result
+        return values
 
     def of(self, query: np.ndarray, docnums: Sequence[int]) -> dict[int, float]:
         """The similarities of the given passages that have vectors."""

@@ -51,6 +51,10 @@ for (300 for Ranking.dense_candidates). On the WMT benchmark's 120 headline quer
 way, --lang) this keeps every one of the exact 100 nearest at 1x and 11,997 of 12,000 at 4x,
 as a shortlist of 4,000 does. Each exact row read is a page fault: with 1,000 rows a segment
 the search took 10.8 ms a query at 1x, with 300 it takes 6.4 ms."""
+SHORTLIST_TOTAL_PER_HIT = 6
+"""Across all segments, at most this many passages per hit are scored exactly: the best estimates
+of the segments' shortlists (at 1x, two segments, that is all of them). At 16x the twelve
+segments' 3,600 exact rows, a page fault each, took a third of the nearest search."""
 
 
 LISTS_FROM = 65_536

@@ -188,3 +188,35 @@ def test_a_segment_saved_before_lists_were_kept_gets_them_when_saved_again(tmp_p
     assert after.projection is not None and after.projection.lists is not None
     assert after.projection.passages is None  # held in list order only
     assert np.array_equal(after.passages, rows) and not stored.wants_lists(after)
+
+
+def test_across_segments_only_the_best_estimates_are_scored_exactly(tmp_path: Path, monkeypatch) -> None:
+    """Each segment shortlists by its projection; of all shortlists the SHORTLIST_TOTAL_PER_HIT * k
+    best estimates are scored exactly, and the nearest passages come out as a full read finds them."""
+    from types import SimpleNamespace
+
+    from search.ranking.scoring import Matches
+    from search.snapshot import PassageVectors
+
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    rng = np.random.default_rng(2)
+    topics = rng.standard_normal((64, DIM)).astype(np.float32)  # low rank: the projection keeps nearly all
+    parts, loaded = [], []
+    for i in range(3):
+        rows = (rng.standard_normal((400, 64)) @ topics + 0.05 * rng.standard_normal((400, DIM))).astype(np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        stored.save(tmp_path, f"passages_{i}", SegmentVectors(np.arange(400, dtype=np.int32), rows,
+                    np.arange(400, dtype=np.uint64), np.zeros((0, DIM), np.float32), np.zeros(0, np.int32)),
+                    SPACE, complete=True)
+        loaded.append(stored.load(tmp_path, f"passages_{i}", SPACE))
+        parts.append((SimpleNamespace(docbase=400 * i), loaded[-1]))
+    every = Matches(np.arange(1_200, dtype=np.int64), np.ones(1_200))
+    through = PassageVectors(parts, lambda lang: every)
+    exact_rows = []
+    monkeypatch.setattr(SegmentVectors, "exact", lambda self, positions, query, original=SegmentVectors.exact:
+                        exact_rows.append(len(positions)) or original(self, positions, query))
+    query = loaded[1].passages[5] + 0.3 * rng.standard_normal(DIM).astype(np.float32)
+    full = np.concatenate([found.similarities(query) for found in loaded])
+    nearest = through.nearest(query, 10, None)
+    assert list(nearest) == [int(i) for i in np.argsort(-full)[:10]]
+    assert sum(exact_rows) <= stored.SHORTLIST_TOTAL_PER_HIT * 10 < 3 * stored.SHORTLIST_PER_HIT * 10
