@@ -96,10 +96,13 @@ def fill(writer: Writer, encoder: Encoder, tally: Tally, progress: Progress, wor
     folder = writer.store.vectors_folder(space.folder)
     plan = [(segment, stored.load(folder, segment.segment_id(), space)) for segment in writer.segments]
     missing = [(segment, found, without_vectors(writer, segment, found)) for segment, found in plan]
-    for segment, found, docnums in missing:
-        if not docnums and stored.wants_lists(found):  # complete, from a build before lists were kept
+    relist = [(segment, found) for segment, found, docnums in missing if not docnums and stored.wants_lists(found)]
+    if relist:  # complete segments from a build before lists were kept: some seconds each
+        progress.start(f"{space.folder} lists", len(relist))
+        for segment, found in relist:
             stored.save(folder, segment.segment_id(), found, space, complete=True)
             writer.commit()
+            progress.advance(1)
     total = sum(len(docnums) for _, _, docnums in missing)
     progress.start(space.folder, total)
     workers = workers if total >= encoder.parallel_from or cluster else 1
