@@ -280,12 +280,11 @@ class PassageVectors:
         lists = found.projection.lists if found.projection is not None else None
         if lists is not None:
             read, values = found.listed(lists.probe(query @ found.projection.basis), query)  # type: ignore[union-attr]
-            read, values = read[mask[read]], values[mask[read]]
         else:
             read = np.concatenate([np.arange(start, stop) for start, stop in spans])
             score = found.estimates if found.projection is not None else found.similarities
             values = np.concatenate([score(query, start, stop) for start, stop in spans])
-            read, values = read[mask[read]], values[mask[read]]
+        read, values = read[mask[read]], values[mask[read]]
         if found.projection is None:
             self._let_go(found)  # its full vectors were read
         elif len(read) > stored.SHORTLIST_PER_HIT * k:
@@ -295,7 +294,7 @@ class PassageVectors:
         return read[order], values[order]
 
     def _exact(self, found: stored.SegmentVectors, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """The exact similarities of a segment's shortlisted rows (ascending positions)."""
+        """The exact similarities of some of a segment's rows, its full vectors let go of after."""
         values = found.exact(positions, query)
         self._let_go(found)
         return values
@@ -310,8 +309,7 @@ class PassageVectors:
             at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
             hit = rows[at] == wanted
             if hit.any():
-                found.update(zip(wanted[hit].tolist(), part.exact(at[hit], query).tolist()))
-                self._let_go(part)
+                found.update(zip(wanted[hit].tolist(), self._exact(part, at[hit], query).tolist()))
         return found
 
     def _let_go(self, found: stored.SegmentVectors) -> None:

@@ -12,8 +12,9 @@ The engine parallelises with OpenMP. An indexing worker runs it on one thread (t
 workers take one core each). A query runs it on a thread of its own (``soon``), also with one
 engine thread, and looks up the nearest passages there too, while the lexical side is computed
 on the caller's (the ctypes call releases the GIL), and numpy's BLAS calls there take one thread
-too (``beside_query``): on two cores, two threads. Each side with two threads of its own left four threads spinning on two cores:
-NTREX headline queries on the WMT index took a median 53-58 ms so, 40-48 ms with one each.
+too (``beside_query``): on two cores, two threads. Each side with two threads of its own left
+four threads spinning on two cores: NTREX headline queries on the WMT index took a median
+53-58 ms so, 40-48 ms with one each.
 """
 
 from __future__ import annotations

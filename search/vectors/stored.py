@@ -90,13 +90,14 @@ class Lists:
         count = min(len(projected), int(LISTS_PER_ROOT * np.sqrt(len(projected))))
         chosen = np.sort(np.random.default_rng(0).choice(len(projected), count, replace=False))
         centroids = np.array(projected[chosen], np.float32)
+        wide = np.asarray(projected, np.float64)  # the sums' precision, converted once
         for _ in range(KMEANS_ROUNDS):
             nearest = _nearest_centroid(projected, centroids)
             order = np.argsort(nearest, kind="stable")
             sizes = np.bincount(nearest, minlength=count)
             filled = sizes > 0  # an emptied list keeps its centroid
             starts = np.r_[0, np.cumsum(sizes)[:-1]][filled]
-            sums = np.add.reduceat(np.asarray(projected, np.float64)[order], starts)
+            sums = np.add.reduceat(wide[order], starts)
             centroids[filled] = (sums / sizes[filled, None]).astype(np.float32)
         nearest = _nearest_centroid(projected, centroids)
         rows, sizes = np.argsort(nearest, kind="stable"), np.bincount(nearest, minlength=count)
@@ -294,23 +295,23 @@ def _projection(path: Path, rows: int, sentences: int, space: Space) -> Projecti
     none (a small or incomplete segment) or it is unreadable or of another shape: read in full."""
     dims = space.projected_dims
 
-    def load(names: tuple[str, ...]) -> list[np.ndarray] | None:
+    def arrays(names: tuple[str, ...]) -> list[np.ndarray] | None:
         try:
             return [mapped(path / f"{name}.npy") for name in names]
         except (OSError, ValueError):
             return None
 
-    common = load(_PROJECTED)
+    common = arrays(_PROJECTED)
     if common is None or common[0].shape != (space.dim, dims) or common[1].shape != (sentences, dims):
         return None
-    found = load(_LISTS)
+    found = arrays(_LISTS)
     if found is not None:
         lists = Lists(*found)
         if (lists.centroids.ndim == 2 and lists.centroids.shape[1] == dims and lists.rows.shape == (rows,)
                 and lists.offsets.shape == (len(lists.centroids) + 1,) and int(lists.offsets[-1]) == rows
                 and lists.projected.shape == (rows, dims)):
             return Projection(*common, lists=lists)
-    passages = load(("passages.projected",))
+    passages = arrays(("passages.projected",))
     return Projection(*common, passages[0]) if passages and passages[0].shape == (rows, dims) else None
 
 

