@@ -85,3 +85,18 @@ def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_
         for word, similarity in fast:
             assert similarity == pytest.approx(float(matrix[int(word[1:])] @ query), abs=1e-5)
             assert similarity >= 0.5
+
+
+@pytest.mark.parametrize("columns", [30, 64 * 48 * 4 + 1, 64 * 300, 64 * 300 + 17])
+def test_the_best_columns_are_those_a_partition_of_each_whole_row_finds(columns: int) -> None:
+    """Whole blocks, a partial last block, and rows too short to be split into blocks."""
+    import numpy as np
+
+    rng = np.random.default_rng(columns)
+    scores = rng.standard_normal((10, columns)).astype(np.float32)
+    scores[3, -1] = 9.0  # a best column in the partial block
+    k = min(vocabulary.SHORTLIST, columns)
+    found = vocabulary._best_columns(scores, k)
+    expected = np.argpartition(scores, -k, axis=1)[:, -k:] if columns > k else np.tile(np.arange(columns), (10, 1))
+    assert [sorted(row) for row in found.tolist()] == [sorted(row) for row in expected.tolist()]
+    assert columns - 1 in found[3]
