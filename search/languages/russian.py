@@ -26,7 +26,11 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def _morph() -> pymorphy3.MorphAnalyzer:
-    return pymorphy3.MorphAnalyzer(lang="ru")
+    """The analyser, given its dictionary's folder: asked for a language instead, pymorphy3 finds the
+    folder through the installed packages' entry points (importlib.metadata: 35-40 ms of a first query)."""
+    import pymorphy3_dicts_ru
+
+    return pymorphy3.MorphAnalyzer(path=pymorphy3_dicts_ru.get_path(), lang="ru")
 
 
 def fold(word: str) -> str:
