@@ -63,7 +63,9 @@ def scores(content_words: Sequence[str], passages: Mapping[int, str], words: Pas
     best = np.zeros((len(passages), len(query)), dtype=np.float32)  # 0: no negative similarities
     for i, known in enumerate(words.vocabularies):
         rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
-        needed = np.unique(np.concatenate(rows))
+        used = np.zeros(len(known.matrix), dtype=bool)  # a mask, not np.unique: it imports numpy.ma (10 ms)
+        used[np.concatenate(rows)] = True
+        needed = np.flatnonzero(used)
         if not len(needed):
             continue
         similarity = query_vectors @ known.matrix[needed].T  # (query words, needed words)
