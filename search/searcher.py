@@ -192,7 +192,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
             similarity.update(passage_vectors.of(query_vector, others))
             best = fuse(lexical, similarity, {}, content_words=content, words=words, ranking=ranking, deep=matches,
                         deep_share=share)
-            aligned = align(snapshot, parsed.content_words,
+            aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words),
                             [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
                       deep=matches, deep_share=share)[:limit]
@@ -256,11 +256,11 @@ def _lexical(snapshot: Snapshot, query: wq.Query, k: int) -> dict[int, float]:
         return {hit.docnum: hit.score for hit in snapshot.searcher.search(query, limit=k, optimize=True)}
 
 
-def align(snapshot: Snapshot, content_words: Sequence[str], docnums: list[int]) -> dict[int, float]:
-    """Word alignment of the query with these passages, each word weighed by the idf of its
-    exact form (rare words count more)."""
+def align(snapshot: Snapshot, words: Sequence[str], docnums: list[int]) -> dict[int, float]:
+    """Word alignment of the query's words (``alignment.aligned_words``) with these passages,
+    each word weighed by the idf of its exact form (rare words count more)."""
     passages = {docnum: snapshot.stored(docnum)["text"] for docnum in docnums}
-    return alignment.scores(content_words, passages, snapshot.passage_words, snapshot.word_vectors,
+    return alignment.scores(words, passages, snapshot.passage_words, snapshot.word_vectors,
                             lambda word: snapshot.scorer.idf(EXACT, fold(word)))
 
 

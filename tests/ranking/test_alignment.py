@@ -7,6 +7,7 @@ import pytest
 
 from search import Index
 from search.query.parser import parse
+from search.ranking.alignment import aligned_words
 from search.searcher import align
 
 
@@ -17,7 +18,8 @@ def _passages(index: Index, lang: str | None = None) -> dict[int, str]:
 
 def _align(index: Index, text: str, docnums) -> dict[int, float]:
     with index._snapshots.acquire() as snapshot:
-        return align(snapshot, parse(text).content_words, list(docnums))
+        parsed = parse(text)
+        return align(snapshot, aligned_words(parsed.words, parsed.content_words), list(docnums))
 
 
 def test_a_passage_holding_every_query_word_aligns_fully(seeds_index: Index) -> None:
@@ -52,6 +54,40 @@ def test_rare_query_words_weigh_more(seeds_index: Index) -> None:
 @pytest.mark.parametrize("query", ["the of and", "и в на", "2014 42"])
 def test_queries_without_content_words_align_nothing(seeds_index: Index, query: str) -> None:
     assert _align(seeds_index, query, _passages(seeds_index)) == {}
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("If the country you will be", ("If", "the", "country", "you", "will", "be")),
+    ("While this is often only an", ("While", "this", "is", "often", "only", "an")),
+    ("Who lost to the Broncos", ("Who", "lost", "to", "the", "Broncos")),
+    ("Если на страну, которую вы", ("Если", "на", "страну", "которую", "вы")),
+])
+def test_stop_words_are_aligned_when_they_are_most_of_the_query(query: str, expected: tuple[str, ...]) -> None:
+    parsed = parse(query)
+    assert tuple(aligned_words(parsed.words, parsed.content_words)) == expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("air defense systems", ("air", "defense", "systems")),
+    ("Who won the game", ("won", "game")),  # half of them stop words: not most
+    ("North Korea says 'no way' will", ("North", "Korea", "says", "way")),
+    ("the of and", ()),  # no content word: nothing to align
+])
+def test_content_words_alone_are_aligned_otherwise(query: str, expected: tuple[str, ...]) -> None:
+    parsed = parse(query)
+    assert tuple(aligned_words(parsed.words, parsed.content_words)) == expected
+
+
+def test_a_fragment_of_stop_words_aligns_them_too(seeds_index: Index) -> None:
+    """"the air of it" has one content word: the passages that also answer its stop words
+    align differently from the content word alone, and still within [0, 1]."""
+    passages = _passages(seeds_index, "en")
+    with seeds_index._snapshots.acquire() as snapshot:
+        content_only = align(snapshot, ("air",), list(passages))
+    scores = _align(seeds_index, "the air of it", passages)
+    assert scores.keys() == content_only.keys()
+    assert scores != content_only
+    assert all(0.0 <= value <= 1.0 + 1e-4 for value in scores.values())  # float32 sums
 
 
 def test_no_candidates_no_scores(seeds_index: Index) -> None:
