@@ -1,8 +1,10 @@
 /* dots.c - the vocabulary's shortlist estimates from int8 coordinates (see dots.py).
  *
  * rows[n][dims] int8 (each row scaled by row_scales), queries[m][dims] int8
- * (scaled by query_scales); out[n][m] = row_scale * query_scale * <row, query>,
- * one pass over the rows for all queries, on one thread.
+ * (scaled by query_scales); out[m][n] = row_scale * query_scale * <row, query>,
+ * one pass over the rows for all queries, on one thread. Each query's estimates
+ * are contiguous, as the shortlist's selection reads them (half its time
+ * against a transposed array).
  *
  *  - AVX-512 VNNI: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and
  *    adds them to an int32 lane. A row's 4 bytes (signed) are broadcast to all
@@ -63,8 +65,14 @@ static void pack_vnni(const int8_t *q, int m, int dims, uint8_t *packed) {
         }
 }
 
+/* Each row's lanes (one a query) -> out's columns: a block's R values a query are contiguous. */
+INLINE void scatter(const float *block, int lanes, int R, int width, float *out, int64_t n) {
+    for (int j = 0; j < width; j++)
+        for (int r = 0; r < R; r++) out[(size_t)j * n + r] = block[r * lanes + j];
+}
+
 INLINE VNNI_FN void vnni_block(const int8_t *rows, const float *row_scales, int dims, const uint8_t *packed,
-                               const float *query_scales, int m, float *out, const int R) {
+                               const float *query_scales, int m, float *out, int64_t n, const int R) {
     const int chunks = dims / 4;
     for (int g = 0; g * 15 < m; g++) {
         __m512i acc[ROWS];
@@ -81,16 +89,16 @@ INLINE VNNI_FN void vnni_block(const int8_t *rows, const float *row_scales, int 
             }
         }
         int width = m - g * 15 < 15 ? m - g * 15 : 15;
-        __mmask16 mask = (__mmask16)((1u << width) - 1);
-        __m512 scales = _mm512_maskz_loadu_ps(mask, query_scales + g * 15);
+        __m512 scales = _mm512_maskz_loadu_ps((__mmask16)((1u << width) - 1), query_scales + g * 15);
         const __m512i last = _mm512_set1_epi32(15);
+        float block[ROWS * 16] __attribute__((aligned(64)));
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             __m512i offset = _mm512_slli_epi32(_mm512_permutexvar_epi32(last, acc[r]), 7);
             __m512 dots = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], offset));
-            _mm512_mask_storeu_ps(out + (size_t)r * m + g * 15, mask,
-                                  _mm512_mul_ps(_mm512_mul_ps(dots, scales), _mm512_set1_ps(row_scales[r])));
+            _mm512_store_ps(block + r * 16, _mm512_mul_ps(_mm512_mul_ps(dots, scales), _mm512_set1_ps(row_scales[r])));
         }
+        scatter(block, 16, R, width, out + (size_t)g * 15 * n, n);
     }
 }
 
@@ -98,9 +106,9 @@ VNNI_FN static void estimates_vnni(const int8_t *rows, const float *row_scales, 
                                    const uint8_t *packed, const float *query_scales, int m, float *out) {
     int64_t i = 0;
     for (; i + ROWS <= n; i += ROWS)
-        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i * m, ROWS);
+        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
     for (; i < n; i++)
-        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i * m, 1);
+        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
 }
 
 /* ---------------------------------- AVX2 ---------------------------------- */
@@ -117,7 +125,7 @@ static void pack_avx2(const int8_t *q, int m, int dims, int16_t *packed) {
 }
 
 INLINE AVX2_FN void avx2_block(const int8_t *rows, const float *row_scales, int dims, const int16_t *packed,
-                               const float *query_scales, int m, float *out, const int R) {
+                               const float *query_scales, int m, float *out, int64_t n, const int R) {
     const int pairs = dims / 2;
     int16_t wide[ROWS][MAX_DIMS] __attribute__((aligned(32)));
 #pragma GCC unroll 8
@@ -142,11 +150,12 @@ INLINE AVX2_FN void avx2_block(const int8_t *rows, const float *row_scales, int 
         int width = m - g * 8 < 8 ? m - g * 8 : 8;
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 scales = _mm256_maskload_ps(query_scales + g * 8, mask);
+        float block[ROWS * 8] __attribute__((aligned(32)));
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            _mm256_maskstore_ps(out + (size_t)r * m + g * 8, mask,
-                                _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r]), scales),
-                                              _mm256_set1_ps(row_scales[r])));
+            _mm256_store_ps(block + r * 8, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r]), scales),
+                                                         _mm256_set1_ps(row_scales[r])));
+        scatter(block, 8, R, width, out + (size_t)g * 8 * n, n);
     }
 }
 
@@ -154,13 +163,13 @@ AVX2_FN static void estimates_avx2(const int8_t *rows, const float *row_scales, 
                                    const int16_t *packed, const float *query_scales, int m, float *out) {
     int64_t i = 0;
     for (; i + ROWS <= n; i += ROWS)
-        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i * m, ROWS);
+        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
     for (; i < n; i++)
-        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i * m, 1);
+        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
 }
 #endif
 
-/* out[n][m] = row_scales[i] * query_scales[j] * <rows[i], queries[j]>, with the
+/* out[m][n]: out[j][i] = row_scales[i] * query_scales[j] * <rows[i], queries[j]>, with the
  * kernel of dots_isa(max_isa). dims a multiple of 16, at most MAX_DIMS.
  * Returns the kernel used (2 or 1), or -1 (no kernel here, bad dims, no memory). */
 int dots_estimates(const int8_t *rows, const float *row_scales, int64_t n, int dims,

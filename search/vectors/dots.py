@@ -46,12 +46,12 @@ class Kernel:
         self._lib, self._max_isa, self.isa = lib, max_isa, ISA[isa]
 
     def estimates(self, rows: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:
-        """(rows, queries) similarity estimates of int8 ``rows`` (scaled by ``row_scales``) to the
-        float ``queries``, which are quantized here the same way."""
+        """(queries, rows) similarity estimates of the float ``queries`` (quantized here the same
+        way) to int8 ``rows`` scaled by ``row_scales``."""
         rows = np.ascontiguousarray(rows, dtype=np.int8)
         row_scales = np.ascontiguousarray(row_scales, dtype=np.float32)
         codes, scales = quantized(queries)
-        out = np.empty((len(rows), len(codes)), dtype=np.float32)
+        out = np.empty((len(codes), len(rows)), dtype=np.float32)
         if not len(rows) or not len(codes):
             return out
         if rows.shape[1] != codes.shape[1] or len(row_scales) != len(rows):

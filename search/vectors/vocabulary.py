@@ -77,6 +77,11 @@ class Vocabulary:
         Russian, and all 8,762 the other way. (A 128-component sketch with a bound
         on the rest, exact by construction, was tried and dropped: USE's word vectors keep
         too much outside it for the bound to help.)
+
+        Where the vocabulary has its coordinates as int8 too and the ``dots`` kernel is built, the
+        estimate reads those (7.7 MB): on the 1x WMT bench index, 10 words cost 0.7-1.0 ms on one
+        thread against numpy's 7 ms, and the results of 2,000 words (1,000 each way, the best 12
+        above 0.6) were all the same (estimates off by 0.008 at most; the shortlist's margin is wider).
         """
         if not len(self.words) or not len(vectors):
             return [[] for _ in range(len(vectors))]
@@ -92,8 +97,8 @@ class Vocabulary:
         else:
             # The words' side on the left: BLAS then reads the 30 MB of coordinates once, in order,
             # without first copying them into panels (8 ms a query on one thread against 12).
-            estimates = coordinates @ (vectors @ basis).T
-        shortlists = _best_columns(estimates.T, SHORTLIST)
+            estimates = (coordinates @ (vectors @ basis).T).T
+        shortlists = _best_columns(estimates, SHORTLIST)
         result = []
         for vector, chosen in zip(vectors, shortlists):
             exact = self.matrix[chosen] @ vector
