@@ -59,8 +59,10 @@ static void pack_vnni(const int8_t *q, int m, int dims, uint8_t *packed) {
     for (int g = 0; g < groups; g++)
         for (int k = 0; k < chunks; k++) {
             uint8_t *lanes = packed + ((size_t)g * chunks + k) * 64;
-            for (int j = 0; j < 15 && g * 15 + j < m; j++)
-                for (int b = 0; b < 4; b++) lanes[j * 4 + b] = (uint8_t)(q[(size_t)(g * 15 + j) * dims + k * 4 + b] + 128);
+            for (int j = 0; j < 15 && g * 15 + j < m; j++) {
+                const int8_t *query = q + (size_t)(g * 15 + j) * dims + k * 4;
+                for (int b = 0; b < 4; b++) lanes[j * 4 + b] = (uint8_t)(query[b] + 128);
+            }
             memset(lanes + 60, 1, 4);
         }
 }

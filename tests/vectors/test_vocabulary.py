@@ -111,7 +111,8 @@ def _large_vocabulary(folder: Path, seed: int) -> tuple[list[str], Any]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    matrix = (rng.standard_normal((vocabulary.PROJECTED_FROM + 5, 64)) @ rng.standard_normal((64, 512))).astype(np.float32)
+    basis = rng.standard_normal((64, 512))
+    matrix = (rng.standard_normal((vocabulary.PROJECTED_FROM + 5, 64)) @ basis).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     words = [f"w{i}" for i in range(len(matrix))]
     vocabulary.save(folder, 1, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]],
@@ -153,7 +154,8 @@ def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_
 
     words, matrix = _large_vocabulary(tmp_path, 4)
     folder = tmp_path / f"{vocabulary.PREFIX}1"
-    assert {p.name for p in folder.iterdir()} >= {"en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy"}
+    int8_files = {"en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy"}
+    assert {p.name for p in folder.iterdir()} >= int8_files
     loaded = vocabulary.load(tmp_path)["en"]
     assert loaded.quantized is not None and loaded.projection is not None
     codes, scales = dots.quantized(loaded.projection[1])
