@@ -79,9 +79,10 @@ class Vocabulary:
         too much outside it for the bound to help.)
 
         Where the vocabulary has its coordinates as int8 too and the ``dots`` kernel is built, the
-        estimate reads those (7.7 MB): on the 1x WMT bench index, 10 words cost 0.7-1.0 ms on one
-        thread against numpy's 7 ms, and the results of 2,000 words (1,000 each way, the best 12
-        above 0.6) were all the same (estimates off by 0.008 at most; the shortlist's margin is wider).
+        estimate reads those (7.7 MB): on the 1x WMT bench index, 10 words' estimates cost 0.7-1.6 ms
+        on one thread against numpy's 7-8 ms (the whole search 2.4-2.9 ms against 9.5-11), and the
+        results of 2,000 words (1,000 each way, the best 12 above 0.6) were all the same (estimates
+        off by 0.008 at most; the shortlist's margin is wider).
         """
         if not len(self.words) or not len(vectors):
             return [[] for _ in range(len(vectors))]
