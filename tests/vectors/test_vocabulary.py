@@ -1,6 +1,8 @@
 """Word vectors of the index's vocabulary translate words as the index writes them."""
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +102,110 @@ def test_the_best_columns_are_those_a_partition_of_each_whole_row_finds(columns:
     expected = np.argpartition(scores, -k, axis=1)[:, -k:] if columns > k else np.tile(np.arange(columns), (10, 1))
     assert [sorted(row) for row in found.tolist()] == [sorted(row) for row in expected.tolist()]
     assert columns - 1 in found[3]
+
+
+def _large_vocabulary(folder: Path, seed: int) -> tuple[list[str], Any]:
+    """A saved vocabulary large enough to be searched through its projection: unit vectors of a 64-d
+    subspace, so the projection holds them whole and its estimates differ by quantization alone,
+    and each word's best dozen stand well clear of its 48th best."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((64, 512))
+    matrix = (rng.standard_normal((vocabulary.PROJECTED_FROM + 5, 64)) @ basis).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    words = [f"w{i}" for i in range(len(matrix))]
+    vocabulary.save(folder, 1, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]],
+                    {"passages_x": 0})
+    return words, matrix
+
+
+@pytest.mark.parametrize("isa", [2, 1])
+def test_int8_estimates_are_the_float32_ones_within_the_quantization_bound(isa: int) -> None:
+    """Both kernels, several groups of query words, a partial last block of rows, a zero query."""
+    import numpy as np
+
+    from search.vectors import dots
+
+    kernel = dots.load(isa)
+    if kernel is None or kernel.isa != dots.ISA[isa]:
+        pytest.skip(f"no {dots.ISA[isa]} kernel here")
+    rng = np.random.default_rng(isa)
+    rows = rng.standard_normal((1003, 256)).astype(np.float32) * rng.random((1003, 1)).astype(np.float32)
+    queries = rng.standard_normal((17, 256)).astype(np.float32)
+    queries[5] = 0
+    codes, scales = dots.quantized(rows)
+    query_codes, query_scales = dots.quantized(queries)
+    estimates = kernel.estimates(codes, scales, queries)
+    # |<r, q> - <r~, q~>| <= |r - r~|.|q| + |r~|.|q - q~|, each element off by at most half its scale
+    bound = (scales[None, :] / 2 * np.abs(queries).sum(axis=1)[:, None]
+             + query_scales[:, None] / 2 * (np.abs(codes.astype(np.float32)) * scales[:, None]).sum(axis=1)[None, :])
+    error = np.abs(estimates - queries @ rows.T)
+    assert estimates.shape == (17, 1003) and (error <= bound * 1.001 + 1e-6).all()
+    assert (estimates[5] == 0).all()
+    integer = (query_codes.astype(np.int64) @ codes.astype(np.int64).T) * query_scales[:, None] * scales[None, :]
+    np.testing.assert_allclose(estimates, integer, rtol=1e-6, atol=1e-6)  # the integer sums are exact
+
+
+def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_path: Path) -> None:
+    import numpy as np
+
+    from search.vectors import dots
+
+    words, matrix = _large_vocabulary(tmp_path, 4)
+    folder = tmp_path / f"{vocabulary.PREFIX}1"
+    int8_files = {"en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy"}
+    assert {p.name for p in folder.iterdir()} >= int8_files
+    loaded = vocabulary.load(tmp_path)["en"]
+    assert loaded.quantized is not None and loaded.projection is not None
+    codes, scales = dots.quantized(loaded.projection[1])
+    assert (loaded.quantized[0] == codes).all() and (loaded.quantized[1] == scales).all()
+    assert isinstance(loaded.quantized[0].base, np.memmap)  # mapped, not read
+
+    rng = np.random.default_rng(5)
+    queries = matrix[:20] + 0.05 * rng.standard_normal((20, 512)).astype(np.float32)
+    full = vocabulary.Vocabulary(words, matrix)
+    float32 = dataclasses.replace(loaded, quantized=None)
+    if dots.kernel() is None:
+        pytest.skip("the dots kernel is not built here")
+    fast = loaded.nearest(queries, 12, 0.1)
+    assert fast == float32.nearest(queries, 12, 0.1)
+    assert [[w for w, _ in row] for row in fast] == [[w for w, _ in row] for row in full.nearest(queries, 12, 0.1)]
+    assert all(len(row) == 12 for row in fast) and [row[0][0] for row in fast] == words[:20]
+    # the int8 codes are what the estimate reads: zeroed, the shortlist is arbitrary
+    zeroed = dataclasses.replace(loaded, quantized=(np.zeros_like(codes), scales))
+    assert zeroed.nearest(queries, 12, 0.1) != fast
+
+
+def test_a_vocabulary_written_without_int8_coordinates_still_loads_and_searches(tmp_path: Path) -> None:
+    """Indexes built before them: the float32 coordinates give the estimates."""
+    import numpy as np
+
+    from search.storage import checksums
+
+    words, matrix = _large_vocabulary(tmp_path, 6)
+    folder = tmp_path / f"{vocabulary.PREFIX}1"
+    for name in ("en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy", checksums.MANIFEST):
+        (folder / name).unlink()
+    checksums.seal_folder(folder)
+    loaded = vocabulary.load(tmp_path)
+    assert set(loaded) == {"en", "ru"} and loaded["en"].quantized is None and loaded["en"].projection is not None
+    queries = matrix[10:15] + 0.05 * np.random.default_rng(7).standard_normal((5, 512)).astype(np.float32)
+    assert [row[0][0] for row in loaded["en"].nearest(queries, 3, 0.5)] == words[10:15]
+
+
+def test_without_the_library_the_float32_coordinates_give_the_estimates(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from search.vectors import dots
+
+    words, matrix = _large_vocabulary(tmp_path, 8)
+    loaded = vocabulary.load(tmp_path)["en"]
+    assert loaded.quantized is not None
+    zeroed = dataclasses.replace(loaded, quantized=(np.zeros_like(loaded.quantized[0]), loaded.quantized[1]))
+    monkeypatch.setattr(dots, "kernel", lambda: None)
+    queries = matrix[:20] + 0.05 * np.random.default_rng(9).standard_normal((20, 512)).astype(np.float32)
+    full = vocabulary.Vocabulary(words, matrix)
+    assert [[w for w, _ in row] for row in zeroed.nearest(queries, 12, 0.1)] == \
+        [[w for w, _ in row] for row in full.nearest(queries, 12, 0.1)]  # the zeroed int8 codes are never read

@@ -1,0 +1,196 @@
+/* dots.c - the vocabulary's shortlist estimates from int8 coordinates (see dots.py).
+ *
+ * rows[n][dims] int8 (each row scaled by row_scales), queries[m][dims] int8
+ * (scaled by query_scales); out[m][n] = row_scale * query_scale * <row, query>,
+ * one pass over the rows for all queries, on one thread. Each query's estimates
+ * are contiguous, as the shortlist's selection reads them (half its time
+ * against a transposed array).
+ *
+ *  - AVX-512 VNNI: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and
+ *    adds them to an int32 lane. A row's 4 bytes (signed) are broadcast to all
+ *    16 lanes; lane j holds query j's 4 bytes, made unsigned by adding 128. So
+ *    lane j sums <row, query_j> + 128 * sum(row); lane 15 holds ones, so it sums
+ *    sum(row), and 128 times it is subtracted: exact, as e5kernel.c folds in its
+ *    nibbles' -8. Up to 15 queries a pass over a row; more take several passes
+ *    over rows already in L1.
+ *  - AVX2: rows widened to int16 and broadcast by pairs, vpmaddwd against 8
+ *    queries' pairs (no offset: both sides signed, no saturation).
+ * Integer sums are exact (|sum| <= 255 * 127 * dims, well inside int32 for any
+ * dims accepted); the one rounding is the final float scaling.
+ * Chosen at run time (__builtin_cpu_supports); no -march flags needed.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define DOTS_X86 1
+#include <immintrin.h>
+#endif
+
+#define MAX_DIMS 1024
+
+/* The best kernel the CPU has, at most max_isa: 2 AVX-512 VNNI, 1 AVX2, 0 none. */
+int dots_isa(int max_isa) {
+    int isa = 0;
+#ifdef DOTS_X86
+    __builtin_cpu_init();
+    if (max_isa >= 1 && __builtin_cpu_supports("avx2")) isa = 1;
+    if (max_isa >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vnni")) isa = 2;
+#endif
+    (void)max_isa;
+    return isa;
+}
+
+#ifdef DOTS_X86
+#define AVX2_FN __attribute__((target("avx2")))
+#define VNNI_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2")))
+#define INLINE static inline __attribute__((always_inline))
+#define ROWS 8 /* rows a block: each query lane's load feeds ROWS products */
+
+/* ------------------------------ AVX-512 VNNI ------------------------------ */
+
+/* Queries -> per group of 15, for each 4 dims, 16 lanes of 4 unsigned bytes
+ * (query + 128; lane 15 all ones, unused lanes zero). */
+static void pack_vnni(const int8_t *q, int m, int dims, uint8_t *packed) {
+    int groups = (m + 14) / 15, chunks = dims / 4;
+    memset(packed, 0, (size_t)groups * chunks * 64);
+    for (int g = 0; g < groups; g++)
+        for (int k = 0; k < chunks; k++) {
+            uint8_t *lanes = packed + ((size_t)g * chunks + k) * 64;
+            for (int j = 0; j < 15 && g * 15 + j < m; j++) {
+                const int8_t *query = q + (size_t)(g * 15 + j) * dims + k * 4;
+                for (int b = 0; b < 4; b++) lanes[j * 4 + b] = (uint8_t)(query[b] + 128);
+            }
+            memset(lanes + 60, 1, 4);
+        }
+}
+
+/* Each row's lanes (one a query) -> out's columns: a block's R values a query are contiguous. */
+INLINE void scatter(const float *block, int lanes, int R, int width, float *out, int64_t n) {
+    for (int j = 0; j < width; j++)
+        for (int r = 0; r < R; r++) out[(size_t)j * n + r] = block[r * lanes + j];
+}
+
+INLINE VNNI_FN void vnni_block(const int8_t *rows, const float *row_scales, int dims, const uint8_t *packed,
+                               const float *query_scales, int m, float *out, int64_t n, const int R) {
+    const int chunks = dims / 4;
+    for (int g = 0; g * 15 < m; g++) {
+        __m512i acc[ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();
+        const uint8_t *lanes = packed + (size_t)g * chunks * 64;
+        for (int k = 0; k < chunks; k++) {
+            __m512i q = _mm512_load_si512((const void *)(lanes + (size_t)k * 64));
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                int32_t v;
+                memcpy(&v, rows + (size_t)r * dims + k * 4, 4);
+                acc[r] = _mm512_dpbusd_epi32(acc[r], q, _mm512_set1_epi32(v));
+            }
+        }
+        int width = m - g * 15 < 15 ? m - g * 15 : 15;
+        __m512 scales = _mm512_maskz_loadu_ps((__mmask16)((1u << width) - 1), query_scales + g * 15);
+        const __m512i last = _mm512_set1_epi32(15);
+        float block[ROWS * 16] __attribute__((aligned(64)));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            __m512i offset = _mm512_slli_epi32(_mm512_permutexvar_epi32(last, acc[r]), 7);
+            __m512 dots = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], offset));
+            _mm512_store_ps(block + r * 16, _mm512_mul_ps(_mm512_mul_ps(dots, scales), _mm512_set1_ps(row_scales[r])));
+        }
+        scatter(block, 16, R, width, out + (size_t)g * 15 * n, n);
+    }
+}
+
+VNNI_FN static void estimates_vnni(const int8_t *rows, const float *row_scales, int64_t n, int dims,
+                                   const uint8_t *packed, const float *query_scales, int m, float *out) {
+    int64_t i = 0;
+    for (; i + ROWS <= n; i += ROWS)
+        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
+    for (; i < n; i++)
+        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
+}
+
+/* ---------------------------------- AVX2 ---------------------------------- */
+
+/* Queries -> per group of 8, for each 2 dims, 8 lanes of 2 int16. */
+static void pack_avx2(const int8_t *q, int m, int dims, int16_t *packed) {
+    int groups = (m + 7) / 8, pairs = dims / 2;
+    memset(packed, 0, (size_t)groups * pairs * 32);
+    for (int g = 0; g < groups; g++)
+        for (int p = 0; p < pairs; p++)
+            for (int j = 0; j < 8 && g * 8 + j < m; j++)
+                for (int b = 0; b < 2; b++)
+                    packed[((size_t)g * pairs + p) * 16 + j * 2 + b] = q[(size_t)(g * 8 + j) * dims + p * 2 + b];
+}
+
+INLINE AVX2_FN void avx2_block(const int8_t *rows, const float *row_scales, int dims, const int16_t *packed,
+                               const float *query_scales, int m, float *out, int64_t n, const int R) {
+    const int pairs = dims / 2;
+    int16_t wide[ROWS][MAX_DIMS] __attribute__((aligned(32)));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < dims; k += 16)
+            _mm256_store_si256((__m256i *)(wide[r] + k), _mm256_cvtepi8_epi16(
+                _mm_loadu_si128((const __m128i *)(rows + (size_t)r * dims + k))));
+    for (int g = 0; g * 8 < m; g++) {
+        __m256i acc[ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
+        const int16_t *lanes = packed + (size_t)g * pairs * 16;
+        for (int p = 0; p < pairs; p++) {
+            __m256i q = _mm256_load_si256((const __m256i *)(lanes + (size_t)p * 16));
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                int32_t v;
+                memcpy(&v, wide[r] + p * 2, 4);
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(q, _mm256_set1_epi32(v)));
+            }
+        }
+        int width = m - g * 8 < 8 ? m - g * 8 : 8;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 scales = _mm256_maskload_ps(query_scales + g * 8, mask);
+        float block[ROWS * 8] __attribute__((aligned(32)));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            _mm256_store_ps(block + r * 8, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r]), scales),
+                                                         _mm256_set1_ps(row_scales[r])));
+        scatter(block, 8, R, width, out + (size_t)g * 8 * n, n);
+    }
+}
+
+AVX2_FN static void estimates_avx2(const int8_t *rows, const float *row_scales, int64_t n, int dims,
+                                   const int16_t *packed, const float *query_scales, int m, float *out) {
+    int64_t i = 0;
+    for (; i + ROWS <= n; i += ROWS)
+        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
+    for (; i < n; i++)
+        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
+}
+#endif
+
+/* out[m][n]: out[j][i] = row_scales[i] * query_scales[j] * <rows[i], queries[j]>, with the
+ * kernel of dots_isa(max_isa). dims a multiple of 16, at most MAX_DIMS.
+ * Returns the kernel used (2 or 1), or -1 (no kernel here, bad dims, no memory). */
+int dots_estimates(const int8_t *rows, const float *row_scales, int64_t n, int dims,
+                   const int8_t *queries, const float *query_scales, int m, float *out, int max_isa) {
+    int isa = dots_isa(max_isa);
+    if (isa == 0 || dims <= 0 || dims % 16 || dims > MAX_DIMS || m <= 0) return -1;
+#ifdef DOTS_X86
+    size_t size = isa == 2 ? (size_t)((m + 14) / 15) * dims * 16 : (size_t)((m + 7) / 8) * dims * 16;
+    void *packed = aligned_alloc(64, size);
+    if (!packed) return -1;
+    if (isa == 2) {
+        pack_vnni(queries, m, dims, (uint8_t *)packed);
+        estimates_vnni(rows, row_scales, n, dims, (const uint8_t *)packed, query_scales, m, out);
+    } else {
+        pack_avx2(queries, m, dims, (int16_t *)packed);
+        estimates_avx2(rows, row_scales, n, dims, (const int16_t *)packed, query_scales, m, out);
+    }
+    free(packed);
+#endif
+    (void)rows; (void)row_scales; (void)n; (void)queries; (void)query_scales; (void)out;
+    return isa;
+}

@@ -1,0 +1,86 @@
+"""The vocabulary's shortlist estimates from int8 coordinates (``dots.c``, built at install).
+
+The estimate of a query word's similarity to every vocabulary word reads all of their
+coordinates; as float32 that is 30 MB a language, and numpy's product is bound by memory
+speed. Stored as int8 (``quantized``: symmetric, a scale per row) they are a quarter of the
+bytes, and ``dots.c`` multiplies them with the query words' own int8 coordinates in one pass
+(AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes).
+
+The library is optional: where it was not built, or the CPU has neither, ``kernel`` gives
+None and the vocabulary multiplies its float32 coordinates with numpy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from functools import cache
+
+import numpy as np
+
+ISA = {2: "avx512-vnni", 1: "avx2"}
+
+
+def quantized(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row as int8 and its scale (row ~ scale * int8): the largest magnitude maps to 127,
+    so a value is off by at most half its row's scale."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    peaks = np.abs(matrix).max(axis=1) if matrix.shape[1] else np.zeros(len(matrix), np.float32)
+    scales = (peaks / 127).astype(np.float32)
+    inverse = np.divide(1, scales, out=np.zeros_like(scales), where=scales > 0)
+    return np.rint(matrix * inverse[:, None]).clip(-127, 127).astype(np.int8), scales
+
+
+class Kernel:
+    """The built library, bound with ctypes."""
+
+    def __init__(self, path: str, max_isa: int = 2) -> None:
+        lib = ctypes.CDLL(path)
+        lib.dots_isa.argtypes = [ctypes.c_int]
+        lib.dots_estimates.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
+                                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        isa = lib.dots_isa(max_isa)
+        if isa not in ISA:
+            raise RuntimeError("dots: the CPU has neither AVX2 nor AVX-512 VNNI")
+        self._lib, self._max_isa, self.isa = lib, max_isa, ISA[isa]
+
+    def estimates(self, rows: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """(queries, rows) similarity estimates of the float ``queries`` (quantized here the same
+        way) to int8 ``rows`` scaled by ``row_scales``."""
+        rows = np.ascontiguousarray(rows, dtype=np.int8)
+        row_scales = np.ascontiguousarray(row_scales, dtype=np.float32)
+        codes, scales = quantized(queries)
+        out = np.empty((len(codes), len(rows)), dtype=np.float32)
+        if not len(rows) or not len(codes):
+            return out
+        if rows.shape[1] != codes.shape[1] or len(row_scales) != len(rows):
+            raise ValueError(f"dots: rows {rows.shape} and queries {codes.shape} do not match")
+        if self._lib.dots_estimates(rows.ctypes.data, row_scales.ctypes.data, len(rows), rows.shape[1],
+                                    codes.ctypes.data, scales.ctypes.data, len(codes), out.ctypes.data,
+                                    self._max_isa) < 0:
+            raise ValueError(f"dots: {rows.shape[1]} dimensions (a multiple of 16 up to 1024 are taken)")
+        return out
+
+
+def library() -> str | None:
+    """The built library's path, if it was built."""
+    found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_dots*.so")))
+    return found[0] if found else None
+
+
+def load(max_isa: int = 2) -> Kernel | None:
+    """The kernel, or None where it was not built or cannot run here."""
+    path = library()
+    if path is None:
+        return None
+    try:
+        return Kernel(path, max_isa)
+    except (OSError, RuntimeError):
+        return None
+
+
+@cache
+def kernel() -> Kernel | None:
+    """The best kernel here, loaded once."""
+    return load()
