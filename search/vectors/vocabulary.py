@@ -190,10 +190,13 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
 
 def built_from(folder: Path) -> dict[str, int] | None:
     """What text the newest vocabulary was built from: each segment's id and deletions (a vocabulary
-    depends on the text alone, so it stays current while vectors are added)."""
+    depends on the text alone, so it stays current while vectors are added). None for one written
+    before its coordinates were also kept as int8: the next run writes it again, with them."""
     newest = _newest(folder)
+    if newest is None or not all((newest / f"{lang}.projected8.npy").exists() for lang in LANGS):
+        return None
     try:
-        return json.loads((newest / "source.json").read_text(encoding="utf-8")) if newest else None
+        return json.loads((newest / "source.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

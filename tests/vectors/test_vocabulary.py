@@ -59,6 +59,32 @@ def test_the_vocabulary_follows_the_index(tmp_path: Path) -> None:
     assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [folder]
 
 
+
+def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_path: Path) -> None:
+    """Text unchanged, a vocabulary without {lang}.projected8.npy (as indexes built before it have)
+    is written again by the next run, with them; then it stays."""
+    from search.storage import checksums
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Варшава Варшава столица. Warsaw is the capital.", encoding="utf-8")
+    index = Index(tmp_path / "ix")
+    index.update([str(docs)], deep=False)
+    (folder,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
+    for lang in ("en", "ru"):
+        (folder / f"{lang}.projected8.npy").unlink()
+        (folder / f"{lang}.scale.npy").unlink()
+    (folder / checksums.MANIFEST).unlink()
+    checksums.seal_folder(folder)  # as written before: sealed without them
+    assert vocabulary.built_from(index.store.path) is None
+    assert vocabulary.load(index.store.path)["ru"].words  # it still answers queries meanwhile
+    index.update([str(docs)], deep=False)
+    (again,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
+    assert all((again / f"{lang}.projected8.npy").exists() for lang in ("en", "ru"))
+    assert vocabulary.built_from(index.store.path) is not None
+    index.update([str(docs)], deep=False)
+    assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [again]
+
 def test_nearest_is_one_product_for_many_words() -> None:
     import numpy as np
 
