@@ -147,6 +147,11 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     """
     if limit < 1:
         raise InputError("--limit must be at least 1")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # bytes a shell passed that are not UTF-8 (kept as surrogates)
+        raise InputError(f"the query is not UTF-8 text: {text.encode('utf-8', 'backslashreplace').decode()!r} "
+                         f"(byte {error.start + 1} on)") from None
     mechanisms = Cross.of(cross)
     repaired = repair(text, snapshot.words) if mechanisms else Repaired(text)
     parsed = parse(repaired.text)

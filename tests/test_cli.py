@@ -186,6 +186,7 @@ def test_any_query_exits_0_1_or_2_with_at_most_one_line_of_error(runner: CliRunn
     (["Rosoboronexport", "--json"], 0),
     (["zzqxjv"], 1),
     (["--limit", "0", "Rosoboronexport"], 2),
+    ([b"caf\xff grain".decode("utf-8", "surrogateescape")], 2),
 ])
 def test_the_installed_command_ends_a_query_with_its_exit_code_and_all_its_output(
         seeds_index: Index, args: list[str], code: int) -> None:

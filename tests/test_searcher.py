@@ -83,6 +83,12 @@ def test_empty_query_and_bad_limit_are_input_errors(seeds_index: Index) -> None:
         seeds_index.search("China", limit=0)
 
 
+def test_a_query_that_is_not_utf8_text_is_an_input_error(seeds_index: Index) -> None:
+    """A shell passes bytes: Python keeps those that are not UTF-8 as lone surrogates."""
+    with pytest.raises(InputError, match="not UTF-8"):
+        seeds_index.search(b"caf\xff grain exports".decode("utf-8", "surrogateescape"))
+
+
 @pytest.mark.parametrize(("query", "expected"), [
     ("противовоздушная оборона", "air defense systems"),
     ("Шойгу", "Shoigu"),
