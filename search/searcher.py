@@ -150,8 +150,8 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:  # bytes a shell passed that are not UTF-8 (kept as surrogates)
-        raise InputError(f"the query is not UTF-8 text: {text.encode('utf-8', 'backslashreplace').decode()!r} "
-                         f"(byte {error.start + 1} on)") from None
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputError(f"the query is not UTF-8 text: {shown} (character {error.start + 1})") from None
     mechanisms = Cross.of(cross)
     repaired = repair(text, snapshot.words) if mechanisms else Repaired(text)
     parsed = parse(repaired.text)
