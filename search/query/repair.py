@@ -45,6 +45,9 @@ MIN_TYPO_LENGTH = 4
 """Shorter words are not corrected: one edit away from too many others."""
 TWO_EDITS_FROM = 8
 """Words this long may be two edits away."""
+MIN_SLIP_LENGTH = 3
+"""Shorter words do not count towards a query typed in the wrong layout as a whole (their other
+reading is often a word too: еру -> the, ф -> a)."""
 
 
 @dataclass(frozen=True)
@@ -128,18 +131,40 @@ def repair(text: str, words: Words) -> Repaired:
     """``text`` with each mistyped word replaced by the one meant (see the module's docstring).
 
     Capitalised Latin words are read as Russian only where another word of the query was:
-    a second pass, when the first found Russian in Latin letters."""
+    a second pass, when the first found Russian in Latin letters. And a query most of whose
+    words in one script were typed in the wrong layout was typed in it as a whole: a second pass
+    reads every word of that script the index lacks in the other layout, the short words, acronyms
+    and names the first pass leaves alone too (``Which ТФЫФ location came around last to еру
+    idea ща еру ДЩК`` -> Which NASA location came around last to the idea of the LOR)."""
     chunks = re.split(r"(\s+)", text)
     found = _corrections(chunks, words, names_in_latin=False)
     if any(correction.kind == "transliteration" for correction in found.values()):
         found = _corrections(chunks, words, names_in_latin=True)
+    typed_in = _wrong_layout(chunks, found)
+    if typed_in:
+        found = _corrections(chunks, words, names_in_latin=False, wrong_layout=typed_in)
     for i, correction in found.items():
         before, _, after = _EDGES.match(chunks[i]).groups()  # type: ignore[union-attr]
         chunks[i] = before + correction.used + after
     return Repaired("".join(chunks), tuple(found.values()))
 
 
-def _corrections(chunks: list[str], words: Words, names_in_latin: bool) -> dict[int, Correction]:
+def _wrong_layout(chunks: list[str], found: dict[int, Correction]) -> Lang | None:
+    """The script a query was typed in with the wrong layout active: more than half of its words in
+    that script that could be slips (not acronyms, three letters or more) were repaired as layout
+    slips (a clean query has none)."""
+    for lang in ("en", "ru"):
+        cores = {i: _EDGES.match(chunk).group(2).strip(_PUNCTUATION) for i, chunk in enumerate(chunks)}  # type: ignore[union-attr]
+        typed = [i for i, core in cores.items()
+                 if script_of(core) == lang and len(core) >= MIN_SLIP_LENGTH and not _never_a_slip(core)]
+        slips = sum(1 for i in typed if i in found and found[i].kind == "layout")
+        if slips and 2 * slips > len(typed):
+            return lang  # type: ignore[return-value]
+    return None
+
+
+def _corrections(chunks: list[str], words: Words, names_in_latin: bool,
+                 wrong_layout: Lang | None = None) -> dict[int, Correction]:
     """The repaired word of each chunk that needs one, by the chunk's position."""
     found: dict[int, Correction] = {}
     quoted = False
@@ -151,10 +176,23 @@ def _corrections(chunks: list[str], words: Words, names_in_latin: bool) -> dict[
             quoted, quotes = not quoted, quotes - 1
         if chunk.isspace() or not chunk or literal:
             continue
-        correction = _repaired(_EDGES.match(chunk).group(2), words, names_in_latin)  # type: ignore[union-attr]
+        core = _EDGES.match(chunk).group(2)  # type: ignore[union-attr]
+        correction = _in_other_layout(core, words) if wrong_layout and script_of(core) == wrong_layout else None
+        correction = correction or _repaired(core, words, names_in_latin)
         if correction:
             found[i] = correction
     return found
+
+
+def _in_other_layout(core: str, words: Words) -> Correction | None:
+    """A word of a query typed in the wrong layout, read in the other one unless the index has it
+    as typed (a word too short to tell is read as the rest of the query: ща -> of)."""
+    word = core.strip(_PUNCTUATION)
+    swapped = other_layout(word)
+    held = len(word) >= MIN_SLIP_LENGTH and words.found(word)
+    if not word or held or not swapped.replace("&", "").replace("'", "").isalpha():
+        return None
+    return Correction(core, swapped, "layout")
 
 
 def _never_a_slip(word: str) -> bool:

@@ -64,6 +64,17 @@ def test_mistyped_queries_find_what_the_clean_query_finds(seeds_index: Index, ty
     assert results.hits
 
 
+@pytest.mark.parametrize("meant", ["Rosoboronexport signed the NATO contract on air defense systems",
+                                   "Рособоронэкспорт поставит НАТО системы ПВО"])
+def test_a_query_typed_in_the_wrong_layout_is_read_in_the_other_one_as_a_whole(seeds_index: Index,
+                                                                                  meant: str) -> None:
+    """Most of its words are layout slips, so its short words, acronyms and names are too (NATO
+    typed as ТФЕЩ is left alone in a query that is otherwise right)."""
+    typed = other_layout(meant)
+    assert seeds_index.search(typed).corrected == meant
+    assert seeds_index.search(f"Rosoboronexport {other_layout('NATO')}").corrected is None
+
+
 @pytest.mark.parametrize("query", ["Rosoboronexport", "air defense systems", "Рособоронэкспорта", "Xu",
                                    "=Rosoboronexprot", '"podvodnye lodki"', "equipmn*", "lang:ru Rosoboronexport"])
 def test_found_words_and_literal_syntax_are_never_repaired(seeds_index: Index, query: str) -> None:
