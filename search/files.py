@@ -1,8 +1,9 @@
 """Files and folders replaced so that readers see the old one or the new one, never half of one;
-and where the caches that belong to no index live."""
+where the caches that belong to no index live; and where pip put the compiled libraries."""
 
 from __future__ import annotations
 
+import glob
 import mmap
 import os
 import shutil
@@ -56,3 +57,10 @@ def release(array: np.ndarray) -> None:
     handle = getattr(base, "_mmap", None)
     if handle is not None and len(handle):
         handle.madvise(mmap.MADV_DONTNEED)
+
+
+def compiled(module: str, name: str) -> str | None:
+    """The C library pip built beside a module (``setup.py``: ``name`` and the platform's suffix),
+    if it was built: the compiled parts are optional."""
+    found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(module)), f"{name}*.so")))
+    return found[0] if found else None

