@@ -18,7 +18,7 @@ import threading
 def _load_encoder() -> None:
     from .vectors import embeddings
 
-    embeddings.preload(wait=True, one_query=True)
+    embeddings.preload(wait=True)
     from .vectors import deep
 
     deep.preload()

