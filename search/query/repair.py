@@ -153,8 +153,8 @@ def _wrong_layout(chunks: list[str], found: dict[int, Correction]) -> Lang | Non
     """The script a query was typed in with the wrong layout active: more than half of its words in
     that script that could be slips (not acronyms, three letters or more) were repaired as layout
     slips (a clean query has none)."""
+    cores = {i: _EDGES.match(chunk).group(2).strip(_PUNCTUATION) for i, chunk in enumerate(chunks)}  # type: ignore[union-attr]
     for lang in ("en", "ru"):
-        cores = {i: _EDGES.match(chunk).group(2).strip(_PUNCTUATION) for i, chunk in enumerate(chunks)}  # type: ignore[union-attr]
         typed = [i for i, core in cores.items()
                  if script_of(core) == lang and len(core) >= MIN_SLIP_LENGTH and not _never_a_slip(core)]
         slips = sum(1 for i in typed if i in found and found[i].kind == "layout")
