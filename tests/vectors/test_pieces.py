@@ -1,12 +1,14 @@
 """vectors.pieces: a query's tokens are exactly the ones the sentencepiece library gives the
-passages they are compared with."""
+passages they are compared with, whether lattice.c or Python searches the lattice."""
 
 from __future__ import annotations
 
 import json
 import random
+from functools import cache
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +31,29 @@ def _library(text: str) -> list[int]:
     return tokenizer.tokenizer().encode(text, out_type=int, add_bos=True, add_eos=True)
 
 
-def test_news_in_both_languages_and_questions_get_the_librarys_tokens() -> None:
+@pytest.fixture(params=["lattice.c", "python"])
+def tokens(request: pytest.FixtureRequest) -> pieces.Pieces:
+    """The query tokenizer, its lattice searched by the compiled library or in Python."""
+    compiled = request.param == "lattice.c"
+    if compiled and pieces._library() is None:
+        pytest.skip("lattice.c is not built here")
+    found = pieces.Pieces(pieces._arrays(), compiled=compiled)
+    assert found.compiled == compiled
+    return found
+
+
+@cache
+def _both() -> list[pieces.Pieces]:
+    """The tokenizer searching in Python, and with lattice.c where it was built."""
+    return [pieces.Pieces(pieces._arrays(), compiled=compiled)
+            for compiled in (False, True) if not compiled or pieces._library() is not None]
+
+
+def test_the_compiled_library_is_what_queries_use_where_it_was_built() -> None:
+    assert pieces.pieces().compiled == (pieces._library() is not None)
+
+
+def test_news_in_both_languages_and_questions_get_the_librarys_tokens(tokens: pieces.Pieces) -> None:
     rng = random.Random(5)
     lines = []
     for name in ("newstest2019-enru.en", "newstest2019-enru.ru", "newstest2017.en", "newstest2017.ru"):
@@ -39,20 +63,17 @@ def test_news_in_both_languages_and_questions_get_the_librarys_tokens() -> None:
         data = json.loads((CORPORA / "xquad-r-en-ru" / f"{lang}.json").read_text(encoding="utf-8"))
         questions = [qa["question"] for article in data["data"] for p in article["paragraphs"] for qa in p["qas"]]
         lines += rng.sample(questions, 150)
-    tokens = pieces.pieces()
     assert [tokens.encode(line) for line in lines] == [_library(line) for line in lines]
 
 
-def test_odd_text_gets_the_librarys_tokens() -> None:
-    tokens = pieces.pieces()
+def test_odd_text_gets_the_librarys_tokens(tokens: pieces.Pieces) -> None:
     for text in ODD:
         assert tokens.encode(text) == _library(text), text
     assert tokens.encode("😀😀😀").count(0) == 1  # one unknown token (after the word-start piece): a run merged
 
 
-def test_runs_of_one_character_split_as_the_librarys_do() -> None:
+def test_runs_of_one_character_split_as_the_librarys_do(tokens: pieces.Pieces) -> None:
     """Many segmentations of such a run score the same; the library's single precision picks one."""
-    tokens = pieces.pieces()
     for text in (character * length for character in "=-*.0" for length in range(1, 121)):
         assert tokens.encode(text) == _library(text), text
 
@@ -60,7 +81,7 @@ def test_runs_of_one_character_split_as_the_librarys_do() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("aeoxz AEZ.,-'ёжзщъыэюяЁЖ1234567890 \t\u00a0ﬁ①😀汉\u0301")), max_size=60))
 def test_any_mix_of_scripts_digits_spaces_and_unknown_characters_gets_the_librarys_tokens(text: str) -> None:
-    assert pieces.pieces().encode(text) == _library(text)
+    assert [tokens.encode(text) for tokens in _both()] == [_library(text)] * len(_both())
 
 
 def test_the_pieces_are_compiled_once_per_machine_and_mapped(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
