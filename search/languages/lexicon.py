@@ -32,7 +32,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from ..files import cache_folder, replace_path
 from . import Lang, english, russian
@@ -149,16 +149,32 @@ def load(folder: Path | None = None) -> Lexicon:
 
 
 class _StoredTable(Mapping):
-    """One table of the cache, read entry by entry as queries look words up."""
+    """One table of the cache, read entry by entry as queries look words up, and each entry
+    (or its absence) kept once read: a query looks up 50-60 keys, most of them absent."""
+
+    MEMORY = 100_000
+    """Entries a table keeps in memory before it starts afresh."""
 
     def __init__(self, db: sqlite3.Connection, name: str) -> None:
         self._db, self._name = db, name
+        self._read: dict[str, tuple | None] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self._read[key]
+        except KeyError:
+            row = self._db.execute(f"SELECT value FROM {self._name} WHERE key = ?", (key,)).fetchone()
+            value = None if row is None else marshal.loads(row[0])
+            if len(self._read) >= self.MEMORY:
+                self._read.clear()
+            self._read[key] = value
+        return default if value is None else value
 
     def __getitem__(self, key: str) -> tuple:
-        row = self._db.execute(f"SELECT value FROM {self._name} WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        value = self.get(key)
+        if value is None:
             raise KeyError(key)
-        return marshal.loads(row[0])
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return (key for (key,) in self._db.execute(f"SELECT key FROM {self._name}"))

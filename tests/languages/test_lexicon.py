@@ -152,6 +152,18 @@ def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
     assert len(stored.ru_en) == len(compiled.ru_en)
 
 
+def test_the_cache_reads_each_entry_or_its_absence_once(tmp_path: Path) -> None:
+    lexicon.load(tmp_path)
+    stored = lexicon.load(tmp_path)
+    statements: list[str] = []
+    stored.en_ru._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    first = [stored.lookup(["defense"], "en"), stored.lookup(["zzqqxx"], "en")]
+    read = len(statements)
+    assert read >= 2 and first[0] and not first[1]
+    assert [stored.lookup(["defense"], "en"), stored.lookup(["zzqqxx"], "en")] == first
+    assert len(statements) == read
+
+
 def test_abbreviations_written_with_dots_find_their_entry(tiny: lexicon.Lexicon) -> None:
     assert [t.words for t in tiny.lookup(["U.S"], "en")] == [("США",)]
     assert [t.words for t in tiny.lookup(["u.s."], "en")] == [("США",)]

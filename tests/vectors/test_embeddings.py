@@ -58,3 +58,16 @@ def test_a_damaged_word_vector_cache_is_started_afresh(tmp_path: Path) -> None:
     first = WordVectors(path).get(["city", "город"])
     assert WordVectors(path).cached(["city", "город"]).keys() == {"city", "город"}
     assert np.allclose(WordVectors(path).get(["city", "город"]), first, atol=1e-2)
+
+
+def test_one_connection_reads_the_word_vector_cache_and_sees_what_others_store(tmp_path: Path) -> None:
+    from search.vectors.wordvectors import WordVectors
+
+    path = tmp_path / "words.sqlite"
+    reader = WordVectors(path)
+    assert reader.cached(["city"]) == {}  # no cache yet
+    WordVectors(path).get(["city", "город"])  # another process's query stores them
+    assert reader.cached(["city", "город"]).keys() == {"city", "город"}
+    connection = reader._reader
+    assert connection is not None
+    assert reader.cached(["город", "town"]).keys() == {"город"} and reader._reader is connection
