@@ -40,7 +40,7 @@ from . import Lang, english, russian
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
 """The dictd database, without its .index / .dict.dz suffix."""
 GLOSSARY = Path(__file__).with_name("glossary.tsv")
-FORMAT = 7
+FORMAT = 8
 """Bump when the compiled form changes, so old caches are rebuilt."""
 MAX_CANDIDATES = 16
 """Translations kept per source term; a query uses the best of them (``Ranking.max_translations``)."""
@@ -79,6 +79,9 @@ class Lexicon:
     ru_en: Table
     en_stems: Mapping[str, tuple[str, ...]]
     has_dictionary: bool
+    phrase_starts: tuple[frozenset[str], frozenset[str]]
+    """The first words of the phrases of ``en_ru`` and of ``ru_en``: a query tries every run of
+    up to MAX_PHRASE_WORDS words as a phrase, and few of them start one."""
 
     def lookup(self, words: list[str], lang: Lang) -> tuple[Translation, ...]:
         """Translations of a word or phrase (its words in order) in language ``lang``.
@@ -88,6 +91,11 @@ class Lexicon:
         adjective the dictionary lacks, its noun's (сенатский: senate).
         """
         table = self.en_ru if lang == "en" else self.ru_en
+        if len(words) > 1:
+            starts = self.phrase_starts[lang == "ru"]
+            firsts = russian.lemmas(words[0]) if lang == "ru" else (english.fold(words[0]),)
+            if not any(first in starts for first in firsts):
+                return ()
         # One get per key: from the cache, a membership test would read the entry twice.
         found = next((entry for key in _keys(words, lang, self) if (entry := table.get(key)) is not None), ())
         translations = [Translation(*entry) for entry in found]
@@ -190,9 +198,10 @@ def _open_cache(cache: Path, stamp: tuple) -> Lexicon | None:
     except sqlite3.Error:
         return None
     try:
-        row = db.execute("SELECT stamp, has_dictionary FROM meta").fetchone()
+        row = db.execute("SELECT stamp, has_dictionary, phrase_starts FROM meta").fetchone()
         if row and marshal.loads(row[0]) == stamp:
-            return Lexicon(*(_StoredTable(db, name) for name in TABLES), bool(row[1]))
+            en, ru = marshal.loads(row[2])
+            return Lexicon(*(_StoredTable(db, name) for name in TABLES), bool(row[1]), (en, ru))
     except (sqlite3.Error, ValueError, EOFError, TypeError):
         pass
     db.close()
@@ -201,8 +210,9 @@ def _open_cache(cache: Path, stamp: tuple) -> Lexicon | None:
 
 def _write_cache(path: Path, stamp: tuple, lexicon: Lexicon) -> None:
     with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE meta (stamp BLOB, has_dictionary INTEGER)")
-        db.execute("INSERT INTO meta VALUES (?, ?)", (marshal.dumps(stamp), lexicon.has_dictionary))
+        db.execute("CREATE TABLE meta (stamp BLOB, has_dictionary INTEGER, phrase_starts BLOB)")
+        db.execute("INSERT INTO meta VALUES (?, ?, ?)",
+                   (marshal.dumps(stamp), lexicon.has_dictionary, marshal.dumps(lexicon.phrase_starts)))
         for name in TABLES:
             db.execute(f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
             db.executemany(f"INSERT INTO {name} VALUES (?, ?)",
@@ -264,7 +274,11 @@ def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
         if " " not in key and "-" not in key:
             stems.setdefault(english.stem(key), []).append(key)
     en_stems = {stem: tuple(sorted(keys, key=len)) for stem, keys in stems.items()}
-    return Lexicon(en_table, ru_table, en_stems, has_dictionary)
+    return Lexicon(en_table, ru_table, en_stems, has_dictionary, (_phrase_starts(en_table), _phrase_starts(ru_table)))
+
+
+def _phrase_starts(table: Table) -> frozenset[str]:
+    return frozenset(key.split(" ", 1)[0] for key in table if " " in key)
 
 
 def _reverse_rank(rank: int, size: int) -> float:

@@ -164,6 +164,17 @@ def test_the_cache_reads_each_entry_or_its_absence_once(tmp_path: Path) -> None:
     assert len(statements) == read
 
 
+def test_a_run_of_words_whose_first_starts_no_phrase_is_not_looked_up(tmp_path: Path) -> None:
+    lexicon.load(tmp_path)
+    stored = lexicon.load(tmp_path)
+    assert "air" in stored.phrase_starts[0] and "воздушный" in stored.phrase_starts[1]
+    statements: list[str] = []
+    stored.en_ru._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    assert stored.lookup(["qqzz", "defense"], "en") == () and stored.lookup(["ккщщ", "обороны"], "ru") == ()
+    assert statements == []
+    assert stored.lookup(["air", "defense"], "en") and statements
+
+
 def test_abbreviations_written_with_dots_find_their_entry(tiny: lexicon.Lexicon) -> None:
     assert [t.words for t in tiny.lookup(["U.S"], "en")] == [("США",)]
     assert [t.words for t in tiny.lookup(["u.s."], "en")] == [("США",)]
