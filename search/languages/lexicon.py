@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
@@ -40,7 +40,7 @@ from . import Lang, english, russian
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
 """The dictd database, without its .index / .dict.dz suffix."""
 GLOSSARY = Path(__file__).with_name("glossary.tsv")
-FORMAT = 8
+FORMAT = 7
 """Bump when the compiled form changes, so old caches are rebuilt."""
 MAX_CANDIDATES = 16
 """Translations kept per source term; a query uses the best of them (``Ranking.max_translations``)."""
@@ -66,8 +66,28 @@ class Translation:
         return " ".join(self.words)
 
 
-Table = Mapping[str, tuple[tuple[tuple[str, ...], float, Origin], ...]]
-"""Source key -> (target words, weight, origin): plain tuples, which marshal stores."""
+Entries = tuple[tuple[tuple[str, ...], float, Origin], ...]
+"""A source key's translations: (target words, weight, origin), plain tuples, which marshal stores."""
+
+
+class Table(Mapping[str, Entries]):
+    """Source key -> its translations, with phrases (keys of several words) findable by their first."""
+
+    def starts_phrase(self, word: str) -> bool:
+        """Whether a phrase of the table starts with this word: a query tries every run of up to
+        MAX_PHRASE_WORDS words as a phrase, and few of them start one."""
+        raise NotImplementedError
+
+
+class _CompiledTable(dict, Table):  # type: ignore[misc]
+    """A table compiled in memory."""
+
+    @cached_property
+    def _starts(self) -> frozenset[str]:
+        return frozenset(key.split(" ", 1)[0] for key in self if " " in key)
+
+    def starts_phrase(self, word: str) -> bool:
+        return word in self._starts
 TABLES = ("en_ru", "ru_en", "en_stems")
 
 
@@ -79,9 +99,6 @@ class Lexicon:
     ru_en: Table
     en_stems: Mapping[str, tuple[str, ...]]
     has_dictionary: bool
-    phrase_starts: tuple[frozenset[str], frozenset[str]]
-    """The first words of the phrases of ``en_ru`` and of ``ru_en``: a query tries every run of
-    up to MAX_PHRASE_WORDS words as a phrase, and few of them start one."""
 
     def lookup(self, words: list[str], lang: Lang) -> tuple[Translation, ...]:
         """Translations of a word or phrase (its words in order) in language ``lang``.
@@ -92,9 +109,8 @@ class Lexicon:
         """
         table = self.en_ru if lang == "en" else self.ru_en
         if len(words) > 1:
-            starts = self.phrase_starts[lang == "ru"]
             firsts = russian.lemmas(words[0]) if lang == "ru" else (english.fold(words[0]),)
-            if not any(first in starts for first in firsts):
+            if not any(map(table.starts_phrase, firsts)):
                 return ()
         # One get per key: from the cache, a membership test would read the entry twice.
         found = next((entry for key in _keys(words, lang, self) if (entry := table.get(key)) is not None), ())
@@ -156,7 +172,7 @@ def load(folder: Path | None = None) -> Lexicon:
     return lexicon
 
 
-class _StoredTable(Mapping):
+class _StoredTable(Table):
     """One table of the cache, read entry by entry as queries look words up, and each entry
     (or its absence) kept once read: a query looks up 50-60 keys, most of them absent."""
 
@@ -166,6 +182,7 @@ class _StoredTable(Mapping):
     def __init__(self, db: sqlite3.Connection, name: str) -> None:
         self._db, self._name = db, name
         self._read: dict[str, tuple | None] = {}
+        self._starts: dict[str, bool] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -177,6 +194,18 @@ class _StoredTable(Mapping):
                 self._read.clear()
             self._read[key] = value
         return default if value is None else value
+
+    def starts_phrase(self, word: str) -> bool:
+        """Read as a range of the keys' index: those after "word " and before "word!" (in UTF-8
+        order, a space is followed by "!")."""
+        found = self._starts.get(word)
+        if found is None:
+            if len(self._starts) >= self.MEMORY:
+                self._starts.clear()
+            found = self._starts[word] = self._db.execute(
+                f"SELECT 1 FROM {self._name} WHERE key > ? AND key < ? LIMIT 1", (f"{word} ", f"{word}!")
+            ).fetchone() is not None
+        return found
 
     def __getitem__(self, key: str) -> tuple:
         value = self.get(key)
@@ -198,10 +227,9 @@ def _open_cache(cache: Path, stamp: tuple) -> Lexicon | None:
     except sqlite3.Error:
         return None
     try:
-        row = db.execute("SELECT stamp, has_dictionary, phrase_starts FROM meta").fetchone()
+        row = db.execute("SELECT stamp, has_dictionary FROM meta").fetchone()
         if row and marshal.loads(row[0]) == stamp:
-            en, ru = marshal.loads(row[2])
-            return Lexicon(*(_StoredTable(db, name) for name in TABLES), bool(row[1]), (en, ru))
+            return Lexicon(*(_StoredTable(db, name) for name in TABLES), bool(row[1]))
     except (sqlite3.Error, ValueError, EOFError, TypeError):
         pass
     db.close()
@@ -210,9 +238,8 @@ def _open_cache(cache: Path, stamp: tuple) -> Lexicon | None:
 
 def _write_cache(path: Path, stamp: tuple, lexicon: Lexicon) -> None:
     with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE meta (stamp BLOB, has_dictionary INTEGER, phrase_starts BLOB)")
-        db.execute("INSERT INTO meta VALUES (?, ?, ?)",
-                   (marshal.dumps(stamp), lexicon.has_dictionary, marshal.dumps(lexicon.phrase_starts)))
+        db.execute("CREATE TABLE meta (stamp BLOB, has_dictionary INTEGER)")
+        db.execute("INSERT INTO meta VALUES (?, ?)", (marshal.dumps(stamp), lexicon.has_dictionary))
         for name in TABLES:
             db.execute(f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
             db.executemany(f"INSERT INTO {name} VALUES (?, ?)",
@@ -267,18 +294,14 @@ def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
             ru_key_ = ru_key(russian_term.split())
             ru_en[ru_key_] = [(english_words, -1.0, "glossary")] + [
                 entry for entry in ru_en.get(ru_key_, []) if entry[0] != english_words]
-    en_table = {key: _weighted(entries) for key, entries in en_ru.items()}
-    ru_table = {key: _weighted(_ranked(entries)) for key, entries in ru_en.items()}
+    en_table = _CompiledTable({key: _weighted(entries) for key, entries in en_ru.items()})
+    ru_table = _CompiledTable({key: _weighted(_ranked(entries)) for key, entries in ru_en.items()})
     stems: dict[str, list[str]] = {}
     for key in en_table:
         if " " not in key and "-" not in key:
             stems.setdefault(english.stem(key), []).append(key)
     en_stems = {stem: tuple(sorted(keys, key=len)) for stem, keys in stems.items()}
-    return Lexicon(en_table, ru_table, en_stems, has_dictionary, (_phrase_starts(en_table), _phrase_starts(ru_table)))
-
-
-def _phrase_starts(table: Table) -> frozenset[str]:
-    return frozenset(key.split(" ", 1)[0] for key in table if " " in key)
+    return Lexicon(en_table, ru_table, en_stems, has_dictionary)
 
 
 def _reverse_rank(rank: int, size: int) -> float:
