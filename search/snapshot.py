@@ -158,13 +158,19 @@ class Snapshot:
         """Vectors of words and short terms: the vocabulary's rows where it has them."""
         rows = np.zeros((len(texts), embeddings.DIM), dtype=np.float32)
         missing = []
+        found: dict[str, tuple[list[int], list[int]]] = {}  # language -> (positions, vocabulary rows)
         for i, text in enumerate(texts):
-            known = self.vocabularies.get(script_of(text) or "en")
+            lang = script_of(text) or "en"
+            known = self.vocabularies.get(lang)
             row = known.rows.get(text) if known else None
             if row is None:
                 missing.append(i)
             else:
-                rows[i] = known.matrix[row]  # type: ignore[union-attr]
+                positions, vocabulary_rows = found.setdefault(lang, ([], []))
+                positions.append(i)
+                vocabulary_rows.append(row)
+        for lang, (positions, vocabulary_rows) in found.items():  # one gather a language
+            rows[positions] = self.vocabularies[lang].matrix[vocabulary_rows]  # type: ignore[index]
         if missing:
             rows[missing] = self._word_vectors.get([texts[i] for i in missing])
         return rows
