@@ -196,11 +196,11 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
             others = sorted((lexical.keys() | matches.keys()) - similarity.keys())
             similarity.update(passage_vectors.of(query_vector, others))
             best = fuse(lexical, similarity, {}, content_words=content, words=words, ranking=ranking, deep=matches,
-                        deep_share=share)
+                        deep_share=share, limit=max(limit, ranking.aligned_candidates))
             aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words),
-                            [item.docnum for item in best[:max(limit, ranking.aligned_candidates)]])
+                            [item.docnum for item in best])
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
-                      deep=matches, deep_share=share)[:limit]
+                      deep=matches, deep_share=share, limit=limit)
     terms = query.all_terms()
     hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
     if len(snapshot.parts) > 1:

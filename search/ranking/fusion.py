@@ -144,8 +144,9 @@ class Fused:
 
 def fuse(lexical: Mapping[int, float], similarity: Mapping[int, float], alignment: Mapping[int, float],
          *, content_words: int, words: int | None = None, ranking: Ranking = RANKING,
-         deep: Mapping[int, DeepMatch] | None = None, deep_share: float = 1.0) -> list[Fused]:
-    """Rank candidates by their fused score, best first (ties by docnum).
+         deep: Mapping[int, DeepMatch] | None = None, deep_share: float = 1.0, limit: int | None = None) -> list[Fused]:
+    """Rank candidates by their fused score, best first (ties by docnum): the best ``limit`` of
+    them, or all.
 
     ``content_words`` and ``words``: how many the query has (without and with stop words;
     ``words`` defaults to the first). ``lexical``: BM25F scores; ``similarity``: vector similarities of the passages
@@ -172,7 +173,7 @@ def fuse(lexical: Mapping[int, float], similarity: Mapping[int, float], alignmen
         similarity, alignment, deep = {}, {}, {}
     beside_deep = ranking.dense_weight - deep_share * (ranking.dense_weight - ranking.dense_weight_beside_deep)
     floor = ranking.dense_floor_beside_lexical if lexical else ranking.dense_floor
-    fused: list[Fused] = []
+    fused: list[tuple] = []  # Fused's fields: made Fused for the best only (a query fuses some 300)
     for docnum in {**lexical, **similarity, **deep}:
         cosine = similarity.get(docnum)
         found_beside_lexical = bool(lexical) and docnum in deep
@@ -190,6 +191,6 @@ def fuse(lexical: Mapping[int, float], similarity: Mapping[int, float], alignmen
         if match is not None:
             offset = ranking.deep_offset if match.same_language else ranking.deep_offset_across
             deep_part = ramp * deep_share * ranking.deep_weight * (match.similarity - offset)
-        fused.append(Fused(docnum, total + deep_part, saturated, cosine, aligned, match, weights, deep_part))
-    fused.sort(key=lambda item: (-item.score, item.docnum))
-    return fused
+        fused.append((docnum, total + deep_part, saturated, cosine, aligned, match, weights, deep_part))
+    fused.sort(key=lambda item: (-item[1], item[0]))
+    return [Fused(*item) for item in fused[:limit]]

@@ -100,3 +100,11 @@ def test_the_ranking_is_a_value_that_can_be_varied() -> None:
         RANKING.dense_weight = 2.0  # type: ignore[misc]
     assert isinstance(fuse({1: 1.0}, {}, {}, content_words=1)[0], Fused)
     assert Ranking() == RANKING
+
+
+def test_a_limit_keeps_the_best_of_the_same_ranking() -> None:
+    lexical = {docnum: float(docnum % 7) for docnum in range(40)}
+    similarity = {docnum: 0.3 + 0.01 * (docnum % 5) for docnum in range(20, 60)}
+    every = fuse(lexical, similarity, {}, content_words=3)
+    assert fuse(lexical, similarity, {}, content_words=3, limit=10) == every[:10]
+    assert len(every) > 10
