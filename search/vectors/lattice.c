@@ -18,7 +18,7 @@
 
 static uint32_t crc_table[256];
 
-static void crc_init(void) {
+__attribute__((constructor)) static void crc_init(void) {  /* once, as the library loads */
     for (uint32_t n = 0; n < 256; n++) {
         uint32_t c = n;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
@@ -48,8 +48,6 @@ int64_t lattice_segment(const uint8_t *data, int64_t size, const uint32_t *crcs,
                         int64_t count, const int64_t *starts, const uint8_t *bytes, const float *scores,
                         const uint8_t *user, double max_score, double unk_score, int64_t longest,
                         int32_t *out) {
-    static int ready = 0;
-    if (!ready) { crc_init(); ready = 1; }  /* idempotent: a race writes the same table twice */
     if (size <= 0) return 0;
     double *score = malloc(sizeof(double) * (size_t)(size + 1));
     int64_t *start = malloc(sizeof(int64_t) * (size_t)(size + 1));
