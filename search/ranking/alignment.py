@@ -81,18 +81,21 @@ def scores(content_words: Sequence[str], passages: Mapping[int, str], words: Pas
     weights = np.array([weight(word) for word in query])
     query_vectors = word_vectors(query)
     passage_rows = [words.rows(text) for text in passages.values()]
-    best = np.zeros((len(passages), len(query)), dtype=np.float32)  # 0: no negative similarities
+    best = np.zeros((len(query), len(passages)), dtype=np.float32)  # 0: no negative similarities
     for i, known in enumerate(words.vocabularies):
         rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
-        used = np.zeros(len(known.matrix), dtype=bool)  # a mask, not np.unique: it imports numpy.ma (10 ms)
-        used[np.concatenate(rows)] = True
-        needed = np.flatnonzero(used)
-        if not len(needed):
+        counts = np.fromiter(map(len, rows), np.int64, len(rows))
+        if not counts.sum():
             continue
+        every = np.concatenate(rows)
+        used = np.zeros(len(known.matrix), dtype=bool)  # a mask, not np.unique: it imports numpy.ma (10 ms)
+        used[every] = True
+        needed = np.flatnonzero(used)
         similarity = query_vectors @ known.matrix[needed].T  # (query words, needed words)
-        for j, own in enumerate(rows):
-            if len(own):
-                columns = np.searchsorted(needed, own)
-                best[j] = np.maximum(best[j], similarity[:, columns].max(axis=1))
-    aligned = best @ weights / weights.sum()
+        # each passage's best per query word: one reduction over the passages' runs of columns
+        has = np.flatnonzero(counts)
+        starts = np.r_[0, np.cumsum(counts)[:-1]][has]
+        columns = similarity[:, np.searchsorted(needed, every)]
+        best[:, has] = np.maximum(best[:, has], np.maximum.reduceat(columns, starts, axis=1))
+    aligned = weights @ best / weights.sum()
     return {docnum: float(value) for docnum, value in zip(passages, aligned)}
