@@ -69,6 +69,7 @@ def normal_forms(word: str) -> tuple[str, ...]:
     return (fold(word),)
 
 
+@lru_cache(maxsize=200_000)
 def query_forms(word: str) -> tuple[str, ...]:
     """The ``body`` terms a query word matches: its normal forms, and for an English word those of
     its other spelling too, so that organisation finds organization and defense defence."""

@@ -10,6 +10,7 @@ May import: search.files.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from . import english, russian
@@ -19,8 +20,10 @@ Lang = Literal["en", "ru"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 
 
+@lru_cache(maxsize=100_000)
 def script_of(word: str) -> Lang | None:
-    """The language whose script a word is written in, or None (digits, symbols)."""
+    """The language whose script a word is written in, or None (digits, symbols). Memoised: a
+    query asks it of its words and their candidates some 500 times."""
     if CYRILLIC.search(word):
         return "ru"
     if LATIN.search(word):
