@@ -32,7 +32,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 from ..files import cache_folder, replace_path
 from . import Lang, english, russian
@@ -47,6 +47,7 @@ MAX_CANDIDATES = 16
 MAX_PHRASE_WORDS = 4
 
 Origin = Literal["dictionary", "glossary"]
+T = TypeVar("T")
 log = logging.getLogger("search")
 
 
@@ -185,27 +186,29 @@ class _StoredTable(Table):
         self._starts: dict[str, bool] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
-        try:
-            value = self._read[key]
-        except KeyError:
-            row = self._db.execute(f"SELECT value FROM {self._name} WHERE key = ?", (key,)).fetchone()
-            value = None if row is None else marshal.loads(row[0])
-            if len(self._read) >= self.MEMORY:
-                self._read.clear()
-            self._read[key] = value
+        value = self._kept(self._read, key, lambda: self._entry(key))
         return default if value is None else value
 
     def starts_phrase(self, word: str) -> bool:
         """Read as a range of the keys' index: those after "word " and before "word!" (in UTF-8
         order, a space is followed by "!")."""
-        found = self._starts.get(word)
-        if found is None:
-            if len(self._starts) >= self.MEMORY:
-                self._starts.clear()
-            found = self._starts[word] = self._db.execute(
-                f"SELECT 1 FROM {self._name} WHERE key > ? AND key < ? LIMIT 1", (f"{word} ", f"{word}!")
-            ).fetchone() is not None
-        return found
+        return self._kept(self._starts, word, lambda: self._db.execute(
+            f"SELECT 1 FROM {self._name} WHERE key > ? AND key < ? LIMIT 1", (f"{word} ", f"{word}!")
+        ).fetchone() is not None)
+
+    def _entry(self, key: str) -> tuple | None:
+        row = self._db.execute(f"SELECT value FROM {self._name} WHERE key = ?", (key,)).fetchone()
+        return None if row is None else marshal.loads(row[0])
+
+    def _kept(self, memory: dict[str, T], key: str, read: Callable[[], T]) -> T:
+        """What ``read`` gives for a key, read once and kept (MEMORY keys, then afresh)."""
+        try:
+            return memory[key]
+        except KeyError:
+            if len(memory) >= self.MEMORY:
+                memory.clear()
+            value = memory[key] = read()
+            return value
 
     def __getitem__(self, key: str) -> tuple:
         value = self.get(key)
