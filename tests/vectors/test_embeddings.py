@@ -68,6 +68,6 @@ def test_one_connection_reads_the_word_vector_cache_and_sees_what_others_store(t
     assert reader.cached(["city"]) == {}  # no cache yet
     WordVectors(path).get(["city", "город"])  # another process's query stores them
     assert reader.cached(["city", "город"]).keys() == {"city", "город"}
-    connection = reader._reader
+    connection = reader._cache._reader
     assert connection is not None
-    assert reader.cached(["город", "town"]).keys() == {"город"} and reader._reader is connection
+    assert reader.cached(["город", "town"]).keys() == {"город"} and reader._cache._reader is connection
