@@ -37,7 +37,7 @@ from whoosh.filedb.filestore import FileStorage, RamStorage
 from .errors import IndexUnwritable, Interrupted
 from .ingest import archives, ocr
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
-from .languages import english, lexicon
+from .languages import english, lexicon, russian
 from .storage.codec import ArrayCodec
 from .storage.schema import FILE, KEY, KIND, LANG, PASSAGE, schema
 from .storage.segments import SegmentBuilder
@@ -305,7 +305,13 @@ def _save_files(folder: os.PathLike[str], files: tuple[tuple[str, bytes], ...]) 
 
 
 def build_segment(task: TextTask) -> TextResult:
-    """Read, split and analyse a task's files into a new segment of the index (in a worker)."""
+    """Read, split and analyse a task's files into a new segment of the index (in a worker); the
+    lemmas found are kept for the machine, where queries read them (``russian.lemmas``)."""
+    with russian.analysed_afresh():
+        return _built_segment(task)
+
+
+def _built_segment(task: TextTask) -> TextResult:
     storage = FileStorage(task.folder) if task.folder is not None else RamStorage()
     builder = SegmentBuilder(storage, schema(), ArrayCodec())
     outcomes = []

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 from ..files import cache_folder, replace_path
-from . import Lang, english, russian
+from . import Lang, english, russian, script_of
 
 DICTIONARY = Path(os.environ.get("SEARCH_DICTIONARY", "/usr/share/dictd/mueller7"))
 """The dictd database, without its .index / .dict.dz suffix."""
@@ -165,6 +165,7 @@ def load(folder: Path | None = None) -> Lexicon:
     if stored:
         return stored
     lexicon = _compiled(stamp)
+    russian.keep_lemmas()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))
@@ -265,7 +266,7 @@ def dictionary_available(dictionary: Path = DICTIONARY) -> bool:
 
 
 def _stamp() -> tuple:
-    parts: list = [FORMAT, str(DICTIONARY)]
+    parts: list = [FORMAT, str(DICTIONARY), russian.analyser_stamp()]  # its Russian keys are lemmas
     for path in (DICTIONARY.with_suffix(".index"), DICTIONARY.with_suffix(".dict.dz"), GLOSSARY):
         try:
             stat = path.stat()
@@ -297,6 +298,9 @@ def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
             ru_key_ = ru_key(russian_term.split())
             ru_en[ru_key_] = [(english_words, -1.0, "glossary")] + [
                 entry for entry in ru_en.get(ru_key_, []) if entry[0] != english_words]
+    for word in {word for entries in en_ru.values() for target, _, _ in entries for word in target}:
+        if script_of(word) == "ru":
+            russian.lemmas(word)  # kept for the machine: a query checks which translations occur by them
     en_table = _CompiledTable({key: _weighted(entries) for key, entries in en_ru.items()})
     ru_table = _CompiledTable({key: _weighted(_ranked(entries)) for key, entries in ru_en.items()})
     stems: dict[str, list[str]] = {}

@@ -1,0 +1,122 @@
+"""Russian lemmas: every normal form pymorphy3 offers, and kept per machine once found."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search import Index
+from search.languages import russian
+
+
+def test_every_normal_form_comes_folded_most_probable_first() -> None:
+    assert russian.lemmas("Организации") == ("организация",)
+    assert russian.lemmas("стали")[:2] == ("стать", "сталь")
+    assert russian.lemmas("ёлки") == ("елка",)
+    assert russian.lemmas("военно-технического") == ("военно-технический",)
+
+
+@pytest.fixture()
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder for the machine, and this process's memo of lemmas empty."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _forget()
+    monkeypatch.setattr(russian, "_fresh", {})
+    yield tmp_path
+    _forget()
+
+
+def _forget() -> None:
+    """As a new process: no lemma memoised."""
+    russian.lemmas.cache_clear()
+    russian._analysed.cache_clear()
+
+
+def _analyser_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, a lemma pymorphy3 would have to find fails the test."""
+    _forget()
+
+    def unavailable() -> None:
+        raise AssertionError("pymorphy3 was asked")
+    monkeypatch.setattr(russian, "_morph", unavailable)
+
+
+def test_kept_lemmas_are_read_back_without_pymorphy3(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    words = ["Рособоронэкспорта", "переговорах", "стали", "прений"]
+    found = [russian.lemmas(word) for word in words]
+    russian.keep_lemmas()
+    assert list(own_cache.rglob("lemmas-*.sqlite"))
+    _analyser_gone(monkeypatch)
+    assert [russian.lemmas(word) for word in words] == found
+    # A translation by a vocabulary neighbour is a lemma, and a query asks for its lemmas too.
+    assert russian.lemmas("прение") == ("прение",)
+
+
+def test_an_indexer_analyses_afresh_and_keeps_what_it_found(own_cache: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    russian.lemmas("Рособоронэкспорта")
+    russian.keep_lemmas()
+    _forget()
+    asked = []
+    analyser = russian._morph()
+    monkeypatch.setattr(russian, "_morph", lambda: asked.append(1) or analyser)
+    with russian.analysed_afresh():
+        assert russian.lemmas("Рособоронэкспорта") == ("рособоронэкспорт",)
+        assert asked  # pymorphy3 analysed it, though the machine kept it
+        russian.lemmas("переговорах")
+    _analyser_gone(monkeypatch)
+    assert russian.lemmas("переговорах") == ("переговоры",)  # kept when the indexer was done
+
+
+def test_lemmas_found_but_not_kept_are_found_again(own_cache: Path) -> None:
+    russian.lemmas("переговорах")
+    _forget()
+    assert russian.lemmas("переговорах") == ("переговоры",)
+    assert not list(own_cache.rglob("lemmas-*.sqlite"))  # a query keeps nothing
+
+
+def test_a_damaged_cache_of_lemmas_is_started_afresh(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    russian.lemmas("договорах")
+    russian.keep_lemmas()
+    kept = next(own_cache.rglob("lemmas-*.sqlite"))
+    kept.write_bytes(b"not a database" * 100)
+    _forget()
+    monkeypatch.setattr(russian, "_caches", {})  # another process, opening it now
+    assert russian.lemmas("договорах") == ("договор",)  # from pymorphy3 again
+    russian.keep_lemmas()
+    _analyser_gone(monkeypatch)
+    monkeypatch.setattr(russian, "_caches", {})
+    assert russian.lemmas("договорах") == ("договор",)
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_analysis(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = own_cache / "a-file"
+    blocked.write_text("the cache folder would be below this file")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert russian.lemmas("договорах") == ("договор",)
+    russian.keep_lemmas()  # nothing kept, and no error
+    _forget()
+    assert russian.lemmas("договорах") == ("договор",)
+
+
+QUERY = """
+import sys
+from search import Index
+with Index.open(sys.argv[1]) as index:
+    hits = index.search(sys.argv[2], lang="ru").hits
+print(len(hits), "pymorphy3" in sys.modules, "rapidfuzz" in sys.modules)
+"""
+
+
+def test_a_query_whose_words_the_machine_keeps_never_loads_pymorphy3(seeds_index: Index) -> None:
+    """The indexer kept the lemmas of every word it read, the lexicon those of its translations:
+    an English query's Russian hits, translations and neighbours are all among them."""
+    done = subprocess.run([sys.executable, "-c", QUERY, str(seeds_index.store.path), "air defence systems"],
+                          capture_output=True, text=True, check=True)
+    hits, morphology, fuzzy = done.stdout.split()
+    assert int(hits) > 0
+    assert (morphology, fuzzy) == ("False", "False")
