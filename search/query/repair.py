@@ -26,9 +26,6 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from ..analysis import name_keys, query_forms
 from ..languages import Lang, english, russian, script_of
 from ..languages.keyboard import other_layout
@@ -81,6 +78,9 @@ class Spelling:
         """The closest vocabulary word within the allowed edits (the most frequent of equals)."""
         if len(word) < MIN_TYPO_LENGTH:
             return None
+        from rapidfuzz import process  # here: a query whose words are all known never needs it (8 ms to import)
+        from rapidfuzz.distance import OSA
+
         edits = 2 if len(word) >= TWO_EDITS_FROM else 1
         best: tuple[int, int, str] | None = None
         for length in range(len(word) - edits, len(word) + edits + 1):
