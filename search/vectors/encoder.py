@@ -59,7 +59,12 @@ def _tiles(starts: np.ndarray, lens: np.ndarray) -> Tiles:
 def backend_state(weights: str) -> dict[str, Any]:
     """What the package's NumpyBackend builds from its weights file (the dequantisation table laid
     out by token id, the layers' arrays), by name: arrays as they are, a list of arrays as
-    ``name.0``, ``name.1``..., a number as a 0-d array. ``Encoder`` takes it back (``restored``)."""
+    ``name.0``, ``name.1``..., a number as a 0-d array. ``Encoder`` takes it back (``restored``).
+
+    With them, what ``Encoder`` derives from the convolutions, per branch: the first's blocks side
+    by side (``first_blocks``) and the second's Winograd transforms (``winograd_after``,
+    ``winograd_before``, ``winograd_blocks``). Derived at each start, they took 30-40 ms of a
+    first query."""
     built = backend.NumpyBackend(weights, None, threads=1)
     state: dict[str, Any] = {}
     for name, value in vars(built).items():
@@ -67,6 +72,13 @@ def backend_state(weights: str) -> dict[str, Any]:
             state.update({f"{name}.{i}": item for i, item in enumerate(value)})
         elif isinstance(value, (np.ndarray, int, float)) and not isinstance(value, bool) and name != "threads":
             state[name] = np.asarray(value)
+    for i, (first, second, (n, _)) in enumerate(zip(built.w1, built.w2, backend._ORDERS)):
+        after, kernel, before = toom_cook(TILE, n)
+        state[f"first_blocks.{i}"] = np.hstack(np.split(first, n))  # (256, n * 256)
+        state[f"winograd_after.{i}"] = after.astype(np.float32)
+        state[f"winograd_before.{i}"] = before.astype(np.float32)
+        state[f"winograd_blocks.{i}"] = np.einsum(
+            "kj,jio->kio", kernel, second.reshape(n, _CNN, _CNN).astype(np.float64)).astype(np.float32)
     return state
 
 
@@ -102,14 +114,9 @@ class Encoder(backend.NumpyBackend):
         vars(self).update(state)
         self.sp, self.threads, self._threadpool = tokenizer, threads, ThreadpoolController().limit
         self._capacity = memo_tokens
-        self._second = []  # per branch: (At, Bt, U), U the second convolution's transformed blocks
-        for w, (n, _) in zip(self.w2, backend._ORDERS):
-            after, kernel, before = toom_cook(TILE, n)
-            blocks = np.einsum("kj,jio->kio", kernel, w.reshape(n, _CNN, _CNN).astype(np.float64))
-            self._second.append((after.astype(np.float32), before.astype(np.float32),
-                                 blocks.astype(np.float32)))
-        # branch i's first convolution as (256, n * 256): its n blocks side by side
-        self._blocks = [np.hstack(np.split(w, n)) for w, (n, _) in zip(self.w1, backend._ORDERS)]
+        # per branch: (At, Bt, U), U the second convolution's transformed blocks
+        self._second = list(zip(state["winograd_after"], state["winograd_before"], state["winograd_blocks"]))
+        self._blocks = state["first_blocks"]  # branch i's first convolution as (256, n * 256)
         width = self.proj_W.shape[1] + sum(b.shape[1] for b in self._blocks)
         self._slot = np.full(len(self.table), -1, dtype=np.int64)  # token id -> row of the memo
         self._ids = np.full(memo_tokens, -1, dtype=np.int64)  # row -> token id
