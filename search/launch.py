@@ -16,12 +16,12 @@ import threading
 
 
 def _load_encoder() -> None:
+    from .vectors import deep
+
+    deep.preload()  # first: e5's engine loads in C, beside the imports, and a query waits for its vector
     from .vectors import embeddings
 
     embeddings.preload(wait=True)
-    from .vectors import deep
-
-    deep.preload()
 
 
 def main() -> None:
