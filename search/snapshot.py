@@ -162,7 +162,7 @@ class Snapshot:
         for i, text in enumerate(texts):
             lang = script_of(text) or "en"
             known = self.vocabularies.get(lang)
-            row = known.rows.get(text) if known else None
+            row = known.row(text) if known else None
             if row is None:
                 missing.append(i)
             else:

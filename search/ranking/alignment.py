@@ -45,7 +45,7 @@ class PassageWords:
 
     def _rows(self, text: str) -> tuple[np.ndarray, ...]:
         forms = set(LETTER_RUN.findall(fold(text)))
-        return tuple(np.array(sorted(v.rows[f] for f in forms if f in v.rows), dtype=np.int64)
+        return tuple(np.array(sorted(row for row in map(v.row, forms) if row is not None), dtype=np.int64)
                      for v in self.vocabularies)
 
 

@@ -240,7 +240,7 @@ def test_a_damaged_text_index_file_is_a_clear_error_until_rebuilt(with_vectors: 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble"])
 @pytest.mark.parametrize("pattern", ["vectors/*/passages.npy", "vectors/*/rows.npy", "vectors/*/checksums.json",
-                                     "vocabulary.*/en.npy", "vocabulary.*/ru.json", "vocabulary.*/basis.npy"])
+                                     "vocabulary.*/en.npy", "vocabulary.*/ru.sorted.npy", "vocabulary.*/basis.npy"])
 def test_damaged_vectors_or_vocabulary_are_left_out_then_computed_again(with_vectors: Path, tmp_path: Path,
                                                                         pattern: str, damage: str) -> None:
     copy = _damaged_copy(with_vectors, tmp_path, pattern, damage)

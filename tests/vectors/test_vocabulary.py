@@ -59,18 +59,23 @@ def test_the_vocabulary_follows_the_index(tmp_path: Path) -> None:
     assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [folder]
 
 
-
-def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_path: Path) -> None:
-    """Text unchanged, a vocabulary without {lang}.projected8.npy (as indexes built before it have)
-    is written again by the next run, with them; then it stays."""
-    from search.storage import checksums
-
+def _with_vocabulary(tmp_path: Path) -> tuple[Path, Index, Path]:
+    """A folder of a file in both languages, its index, and the index's vocabulary folder."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Варшава Варшава столица. Warsaw is the capital.", encoding="utf-8")
     index = Index(tmp_path / "ix")
     index.update([str(docs)], deep=False)
     (folder,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
+    return docs, index, folder
+
+
+def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_path: Path) -> None:
+    """Text unchanged, a vocabulary without {lang}.projected8.npy (as indexes built before it have)
+    is written again by the next run, with them; then it stays."""
+    from search.storage import checksums
+
+    docs, index, folder = _with_vocabulary(tmp_path)
     for lang in ("en", "ru"):
         (folder / f"{lang}.projected8.npy").unlink()
         (folder / f"{lang}.scale.npy").unlink()
@@ -84,6 +89,48 @@ def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_pa
     assert vocabulary.built_from(index.store.path) is not None
     index.update([str(docs)], deep=False)
     assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [again]
+
+def test_saved_words_are_mapped_and_each_found_at_its_row(tmp_path: Path) -> None:
+    """Opening a vocabulary decodes nothing: its words are looked up in the sorted file as written."""
+    import numpy as np
+
+    words = {"en": ["warsaw", "capital", "zebra", "ångström", "abc"],
+             "ru": ["варшава", "столица", "ёлка", "елка", "абв", "яблоко"]}
+    vectors = np.random.default_rng(1).standard_normal((6, 512)).astype(np.float32)
+    vocabulary.save(tmp_path, 3, words, lambda chosen: vectors[:len(chosen)], {"passages_x": 0})
+    for lang, saved in words.items():
+        loaded = vocabulary.load(tmp_path)[lang]
+        assert isinstance(loaded.words, vocabulary.MappedWords)
+        assert list(loaded.words) == saved and len(loaded.words) == len(saved)
+        assert [loaded.words[row] for row in range(len(saved))] == saved
+        assert [loaded.row(word) for word in saved] == list(range(len(saved)))
+        assert loaded.row("варшавa") is None and loaded.row("war") is None and loaded.row("") is None
+        assert np.array_equal(loaded.matrix[loaded.row(saved[2])], vectors[2])
+
+
+def test_a_run_writes_again_a_vocabulary_kept_as_a_json_list(tmp_path: Path) -> None:
+    """A vocabulary written before its words were sorted and mapped answers queries from its JSON
+    list, and the next run writes it again."""
+    import json
+
+    from search.storage import checksums
+
+    docs, index, folder = _with_vocabulary(tmp_path)
+    loaded = vocabulary.load(index.store.path)
+    for lang in ("en", "ru"):
+        words = list(loaded[lang].words)
+        (folder / f"{lang}.sorted.npy").unlink()
+        (folder / f"{lang}.order.npy").unlink()
+        (folder / f"{lang}.json").write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    (folder / checksums.MANIFEST).unlink()
+    checksums.seal_folder(folder)
+    old = vocabulary.load(index.store.path)["ru"]
+    assert isinstance(old.words, vocabulary.ListedWords) and old.row("варшава") is not None
+    assert vocabulary.built_from(index.store.path) is None
+    index.update([str(docs)], deep=False)
+    again = vocabulary.load(index.store.path)["ru"]
+    assert isinstance(again.words, vocabulary.MappedWords) and list(again.words) == list(old.words)
+
 
 def test_nearest_is_one_product_for_many_words() -> None:
     import numpy as np
