@@ -9,3 +9,17 @@ caches word vectors per machine.
 
 May import: search.storage, search.ingest, search.workers, search.languages, search.files.
 """
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def threadpools() -> Any:  # threadpoolctl.ThreadpoolController
+    """threadpoolctl's controller of the libraries this process loaded (numpy's BLAS among them),
+    made once: it scans every loaded library (3-4 ms of a first query, which made two)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()

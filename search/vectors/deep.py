@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from . import stored
+from . import stored, threadpools
 
 DIM = 384
 SPACE = stored.Space("deep", DIM, np.float16, projected_dims=128)
@@ -149,6 +149,4 @@ def beside_query() -> Iterator[None]:
 def _blas() -> list[tuple[Any, int]]:
     """numpy's BLAS libraries (threadpoolctl's controllers) and their thread counts, found once
     (it takes milliseconds)."""
-    from threadpoolctl import ThreadpoolController
-
-    return [(library, library.num_threads) for library in ThreadpoolController().select(user_api="blas").lib_controllers]
+    return [(library, library.num_threads) for library in threadpools().select(user_api="blas").lib_controllers]

