@@ -116,3 +116,19 @@ def test_stored_fields_are_json_not_pickles(both) -> None:
     (stored,) = Path(ours._storage.folder).glob("*._stored.col")
     data = stored.read_bytes()
     assert b'"text":"' in data and b"\x80\x02" not in data  # \x80\x02: a protocol-2 pickle
+
+
+def test_stored_offsets_summed_by_numpy_are_whooshs_own(both) -> None:
+    """Where whoosh stored no offsets (a column of fewer than 2**15 records), the reader sums the
+    lengths with numpy; whoosh's own reader, summing them in Python, finds the same."""
+    from whoosh import columns
+
+    from search.storage.codec import STORED
+
+    ours, _ = both
+    colfile, offset, length = ours._perdoc._get_column_file("_stored")
+    fast = STORED.reader(colfile, offset, length, ours.doc_count_all())._child
+    slow = columns.VarBytesColumn().reader(colfile, offset, length, ours.doc_count_all())
+    assert not slow.had_stored_offsets and len(slow._offsets) == ours.doc_count_all() > 1
+    assert list(fast._offsets) == list(slow._offsets) and list(fast._lengths) == list(slow._lengths)
+    assert [fast[d] for d in range(ours.doc_count_all())] == [slow[d] for d in range(ours.doc_count_all())]
