@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import threading
 from contextlib import closing
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -39,7 +40,13 @@ def _remove(path: Path) -> None:
 def cache_folder() -> Path:
     """Where caches that belong to no index live (XDG's cache folder): they are derived from
     the installed packages and dictionary, and rebuilt when missing or stale."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "search"
+    return _cache_folder(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+
+
+@lru_cache(maxsize=8)
+def _cache_folder(xdg: str | None, home: str | None) -> Path:
+    """Made once per setting: a query asks for it with each word whose lemmas it reads (15 µs)."""
+    return Path(xdg or Path.home() / ".cache") / "search"
 
 
 class MachineCache:
