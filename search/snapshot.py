@@ -144,7 +144,7 @@ class Snapshot:
 
     @cached_property
     def passage_words(self) -> alignment.PassageWords:
-        return alignment.PassageWords(list(self.vocabularies.values()))
+        return alignment.PassageWords(self.vocabularies)
 
     @cached_property
     def lexicon(self) -> lexicon.Lexicon:

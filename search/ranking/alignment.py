@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..analysis import fold
+from ..languages import Lang, script_of
 from ..languages.characters import LETTER_RUN
 from ..vectors.vocabulary import Vocabulary, embeddable
 
@@ -39,14 +40,18 @@ class PassageWords:
     long after their index was closed.
     """
 
-    def __init__(self, vocabularies: Sequence[Vocabulary]) -> None:
-        self.vocabularies = tuple(v for v in vocabularies if v.words)
+    def __init__(self, vocabularies: Mapping[Lang, Vocabulary]) -> None:
+        self._languages = tuple((lang, v) for lang, v in vocabularies.items() if len(v.words))
+        self.vocabularies = tuple(v for _, v in self._languages)
         self.rows = lru_cache(maxsize=MAX_PASSAGES)(self._rows)
 
     def _rows(self, text: str) -> tuple[np.ndarray, ...]:
+        """Per vocabulary, the rows of the passage's words it has (only those of its script are
+        looked up: each look-up in a mapped vocabulary is a binary search)."""
         forms = set(LETTER_RUN.findall(fold(text)))
-        return tuple(np.array(sorted(row for row in map(v.row, forms) if row is not None), dtype=np.int64)
-                     for v in self.vocabularies)
+        return tuple(np.array(sorted(row for form in forms if script_of(form) == lang
+                                     if (row := v.row(form)) is not None), dtype=np.int64)
+                     for lang, v in self._languages)
 
 
 def aligned_words(words: Sequence[str], content_words: Sequence[str]) -> Sequence[str]:
