@@ -101,16 +101,16 @@ def analysed_afresh() -> Iterator[None]:
 _afresh = False
 _fresh: dict[str, tuple[str, ...]] = {}
 """Lemmas this process found that the machine did not keep yet."""
-_caches: dict[Path, MachineCache] = {}
 
 
 def _kept() -> MachineCache:
     """The lemmas the machine keeps, for this pymorphy3 and dictionary (one file per cache folder)."""
-    path = cache_folder() / f"lemmas-{LAYOUT}-{analyser_stamp()}.sqlite"
-    cache = _caches.get(path)
-    if cache is None:
-        cache = _caches[path] = MachineCache(path)
-    return cache
+    return _kept_in(cache_folder())
+
+
+@lru_cache(maxsize=8)
+def _kept_in(folder: Path) -> MachineCache:
+    return MachineCache(folder / f"lemmas-{LAYOUT}-{analyser_stamp()}.sqlite")
 
 
 @lru_cache(maxsize=1)

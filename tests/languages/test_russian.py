@@ -84,11 +84,11 @@ def test_a_damaged_cache_of_lemmas_is_started_afresh(own_cache: Path, monkeypatc
     kept = next(own_cache.rglob("lemmas-*.sqlite"))
     kept.write_bytes(b"not a database" * 100)
     _forget()
-    monkeypatch.setattr(russian, "_caches", {})  # another process, opening it now
+    russian._kept_in.cache_clear()  # another process, opening it now
     assert russian.lemmas("договорах") == ("договор",)  # from pymorphy3 again
     russian.keep_lemmas()
     _analyser_gone(monkeypatch)
-    monkeypatch.setattr(russian, "_caches", {})
+    russian._kept_in.cache_clear()
     assert russian.lemmas("договорах") == ("договор",)
 
 
