@@ -127,8 +127,8 @@ def analyser_stamp() -> str:
 def keep_lemmas() -> None:
     """Keep the lemmas this process found for the machine (the indexer, after each segment; the
     lexicon, once compiled)."""
-    if _fresh:
-        _kept().write((form, "\t".join(found)) for form, found in _fresh.items())
+    if _fresh:  # in key order: SQLite then appends to its B-tree (a third faster)
+        _kept().write((form, "\t".join(found)) for form, found in sorted(_fresh.items()))
         _fresh.clear()
 
 
