@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from search.files import is_mapped
 from search.vectors import embeddings
 
 
@@ -40,7 +41,7 @@ def test_encoding_on_an_executor_gives_the_same_rows_in_order() -> None:
 def test_the_models_arrays_are_laid_out_once_and_a_damaged_one_is_laid_out_afresh(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     arrays = embeddings._arrays()
-    assert isinstance(arrays["table"].base, np.memmap) and arrays["table"].dtype == np.uint8  # mapped, not read
+    assert is_mapped(arrays["table"]) and arrays["table"].dtype == np.uint8  # mapped, not read
     before = {name: np.array(array) for name, array in arrays.items()}  # copies: the file is damaged below
     table = next(tmp_path.rglob("table.npy"))
     intact = table.read_bytes()

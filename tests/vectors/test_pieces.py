@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from search.files import is_mapped
 from search.vectors import pieces, tokenizer
 
 from ..conftest import CORPORA
@@ -87,7 +88,7 @@ def test_any_mix_of_scripts_digits_spaces_and_unknown_characters_gets_the_librar
 def test_the_pieces_are_compiled_once_per_machine_and_mapped(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     arrays = pieces._arrays()
-    assert isinstance(arrays["crc"].base, np.memmap)
+    assert is_mapped(arrays["crc"])
     assert len(list(tmp_path.rglob("crc.npy"))) == 1
     fresh = pieces.Pieces(arrays)
     assert fresh.encode("Члены Национальной ассамблеи Уэльса") == _library("Члены Национальной ассамблеи Уэльса")

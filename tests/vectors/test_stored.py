@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from search.files import is_mapped
 from search.vectors import deep, stored
 from search.vectors.embeddings import DIM, SPACE
 from search.vectors.stored import SegmentVectors
@@ -28,7 +29,7 @@ def test_saved_vectors_load_back_memory_mapped(tmp_path: Path) -> None:
     saved = _vectors([0, 3, 7], [(1, 5), (1, 6)])
     stored.save(tmp_path, "passages_abc", saved, SPACE)
     loaded = stored.load(tmp_path, "passages_abc", SPACE)
-    assert isinstance(loaded.passages.base, np.memmap)  # a view of the mapped file, not a copy
+    assert is_mapped(loaded.passages)  # a view of the mapped file, not a copy
     assert loaded.rows.tolist() == [0, 3, 7] and loaded.owners.tolist() == [1, 1]
     assert np.array_equal(loaded.passages, saved.passages)
 

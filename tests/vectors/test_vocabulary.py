@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from search import Index
+from search.files import is_mapped
 from search.ranking.fusion import RANKING
 from search.vectors import vocabulary
 
@@ -233,7 +234,7 @@ def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_
     assert loaded.quantized is not None and loaded.projection is not None
     codes, scales = dots.quantized(loaded.projection[1])
     assert (loaded.quantized[0] == codes).all() and (loaded.quantized[1] == scales).all()
-    assert isinstance(loaded.quantized[0].base, np.memmap)  # mapped, not read
+    assert is_mapped(loaded.quantized[0])  # mapped, not read
 
     rng = np.random.default_rng(5)
     queries = matrix[:20] + 0.05 * rng.standard_normal((20, 512)).astype(np.float32)
