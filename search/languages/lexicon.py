@@ -164,8 +164,8 @@ def load(folder: Path | None = None) -> Lexicon:
     stored = _open_cache(cache, stamp)
     if stored:
         return stored
-    lexicon = _compiled(stamp)
-    russian.keep_lemmas()
+    with russian.analysed_afresh():  # its words' lemmas are kept: queries check translations by them
+        lexicon = _compiled(stamp)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))
@@ -300,7 +300,7 @@ def compile_lexicon(dictionary: Path, glossary: Path) -> Lexicon:
                 entry for entry in ru_en.get(ru_key_, []) if entry[0] != english_words]
     for word in {word for entries in en_ru.values() for target, _, _ in entries for word in target}:
         if script_of(word) == "ru":
-            russian.lemmas(word)  # kept for the machine: a query checks which translations occur by them
+            russian.lemmas(word)  # a query checks by their lemmas which translations occur
     en_table = _CompiledTable({key: _weighted(entries) for key, entries in en_ru.items()})
     ru_table = _CompiledTable({key: _weighted(_ranked(entries)) for key, entries in ru_en.items()})
     stems: dict[str, list[str]] = {}

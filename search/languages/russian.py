@@ -79,28 +79,32 @@ def lemmas(word: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=500_000)
 def _analysed(folded: str) -> tuple[str, ...]:
-    """pymorphy3's lemmas of a folded word, noted to be kept for the machine."""
-    found = _fresh[folded] = tuple(dict.fromkeys(fold(form) for form in _morph().normal_forms(folded))) or (folded,)
+    """pymorphy3's lemmas of a folded word (noted, within ``analysed_afresh``, to be kept)."""
+    found = tuple(dict.fromkeys(fold(form) for form in _morph().normal_forms(folded))) or (folded,)
+    if _afresh:
+        _fresh[folded] = found
     return found
 
 
 @contextmanager
 def analysed_afresh() -> Iterator[None]:
-    """Within: every word is analysed by pymorphy3, and what was found is kept for the machine at
-    the end. For the indexer: a look-up in the machine's cache costs half an analysis (11 µs
-    against 21), and much of a new corpus is new words."""
+    """Within: every word is analysed by pymorphy3, and the lemmas found are kept for the machine
+    at the end. For the indexer and the lexicon's compiler, which analyse whole texts: a look-up
+    in the machine's table costs most of an analysis (12-14 µs against 18), and much of a new
+    corpus is new words. Queries only read the table."""
     global _afresh
-    _afresh = True
+    outer, _afresh = _afresh, True
     try:
         yield
     finally:
-        _afresh = False
-        keep_lemmas()
+        _afresh = outer
+        if not outer:
+            _keep()
 
 
 _afresh = False
 _fresh: dict[str, tuple[str, ...]] = {}
-"""Lemmas this process found that the machine did not keep yet."""
+"""Lemmas found within ``analysed_afresh``, until they are kept."""
 
 
 def _kept() -> MachineCache:
@@ -124,9 +128,7 @@ def analyser_stamp() -> str:
     return hashlib.sha1(repr((stamp, pymorphy3_dicts_ru.__version__)).encode()).hexdigest()[:16]
 
 
-def keep_lemmas() -> None:
-    """Keep the lemmas this process found for the machine (the indexer, after each segment; the
-    lexicon, once compiled)."""
+def _keep() -> None:
     if _fresh:  # in key order: SQLite then appends to its B-tree (a third faster)
         _kept().write((form, "\t".join(found)) for form, found in sorted(_fresh.items()))
         _fresh.clear()

@@ -46,8 +46,8 @@ def _analyser_gone(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_kept_lemmas_are_read_back_without_pymorphy3(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     words = ["Рособоронэкспорта", "переговорах", "стали", "прений"]
-    found = [russian.lemmas(word) for word in words]
-    russian.keep_lemmas()
+    with russian.analysed_afresh():  # as the indexer does
+        found = [russian.lemmas(word) for word in words]
     assert list(own_cache.rglob("lemmas-*.sqlite"))
     _analyser_gone(monkeypatch)
     assert [russian.lemmas(word) for word in words] == found
@@ -57,8 +57,8 @@ def test_kept_lemmas_are_read_back_without_pymorphy3(own_cache: Path, monkeypatc
 
 def test_an_indexer_analyses_afresh_and_keeps_what_it_found(own_cache: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    russian.lemmas("Рособоронэкспорта")
-    russian.keep_lemmas()
+    with russian.analysed_afresh():
+        russian.lemmas("Рособоронэкспорта")
     _forget()
     asked = []
     analyser = russian._morph()
@@ -66,27 +66,32 @@ def test_an_indexer_analyses_afresh_and_keeps_what_it_found(own_cache: Path,
     with russian.analysed_afresh():
         assert russian.lemmas("Рособоронэкспорта") == ("рособоронэкспорт",)
         assert asked  # pymorphy3 analysed it, though the machine kept it
-        russian.lemmas("переговорах")
+        with russian.analysed_afresh():  # nested (the lexicon compiled during indexing): kept at the end
+            russian.lemmas("переговорах")
+        assert russian._fresh
     _analyser_gone(monkeypatch)
     assert russian.lemmas("переговорах") == ("переговоры",)  # kept when the indexer was done
 
 
-def test_lemmas_found_but_not_kept_are_found_again(own_cache: Path) -> None:
-    russian.lemmas("переговорах")
+def test_a_query_analyses_a_word_the_machine_lacks_and_keeps_nothing(own_cache: Path) -> None:
+    assert russian.lemmas("переговорах") == ("переговоры",)
     _forget()
     assert russian.lemmas("переговорах") == ("переговоры",)
-    assert not list(own_cache.rglob("lemmas-*.sqlite"))  # a query keeps nothing
+    assert not list(own_cache.rglob("lemmas-*.sqlite")) and not russian._fresh
 
 
 def test_a_damaged_cache_of_lemmas_is_started_afresh(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    russian.lemmas("договорах")
-    russian.keep_lemmas()
+    with russian.analysed_afresh():
+        russian.lemmas("договорах")
     kept = next(own_cache.rglob("lemmas-*.sqlite"))
     kept.write_bytes(b"not a database" * 100)
     _forget()
     russian._kept_in.cache_clear()  # another process, opening it now
     assert russian.lemmas("договорах") == ("договор",)  # from pymorphy3 again
-    russian.keep_lemmas()
+    assert not kept.exists()  # the damaged file is gone
+    _forget()
+    with russian.analysed_afresh():  # and the next indexing run keeps the lemmas afresh
+        russian.lemmas("договорах")
     _analyser_gone(monkeypatch)
     russian._kept_in.cache_clear()
     assert russian.lemmas("договорах") == ("договор",)
@@ -97,8 +102,9 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_the_analysis(
     blocked = own_cache / "a-file"
     blocked.write_text("the cache folder would be below this file")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    assert russian.lemmas("договорах") == ("договор",)
-    russian.keep_lemmas()  # nothing kept, and no error
+    with russian.analysed_afresh():
+        assert russian.lemmas("договорах") == ("договор",)
+    # nothing kept, and no error
     _forget()
     assert russian.lemmas("договорах") == ("договор",)
 
