@@ -128,6 +128,7 @@ def test_one_word_queries_rank_by_their_translations_alone(seeds_index: Index) -
                                    "lang:ru", "field:", "\x00", "\t", " "]), max_size=12).map(" ".join))
 @example('NOT"0')
 @example("NOT China AND NOT Russia")
+@example("𗀀`")  # in the other layout «𗀀ё», whose Tangut letter pymorphy3 cannot name
 def test_any_query_gives_hits_or_an_input_error(seeds_index: Index, text: str) -> None:
     try:
         results = seeds_index.search(text, limit=3)

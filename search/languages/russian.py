@@ -80,7 +80,10 @@ def lemmas(word: str) -> tuple[str, ...]:
 @lru_cache(maxsize=500_000)
 def _analysed(folded: str) -> tuple[str, ...]:
     """pymorphy3's lemmas of a folded word (noted, within ``analysed_afresh``, to be kept)."""
-    found = tuple(dict.fromkeys(fold(form) for form in _morph().normal_forms(folded))) or (folded,)
+    try:
+        found = tuple(dict.fromkeys(fold(form) for form in _morph().normal_forms(folded))) or (folded,)
+    except ValueError:  # a letter unicodedata cannot name (Tangut 𗀀): pymorphy3's shape check fails
+        found = (folded,)
     if _afresh:
         _fresh[folded] = found
     return found

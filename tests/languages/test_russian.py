@@ -19,6 +19,12 @@ def test_every_normal_form_comes_folded_most_probable_first() -> None:
     assert russian.lemmas("военно-технического") == ("военно-технический",)
 
 
+def test_a_word_with_a_letter_unicodedata_cannot_name_is_its_own_lemma() -> None:
+    """pymorphy3 asks every letter's Unicode name, and Tangut ideographs have none in Python's table
+    (a query typed in the wrong layout made «𗀀ё» of «𗀀`»)."""
+    assert russian.lemmas("𗀀ё") == ("𗀀е",)  # folded, as every lemma
+
+
 @pytest.fixture()
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache folder for the machine, and this process's memo of lemmas empty."""
