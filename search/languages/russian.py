@@ -80,10 +80,7 @@ def lemmas(word: str) -> tuple[str, ...]:
 @lru_cache(maxsize=500_000)
 def _analysed(folded: str) -> tuple[str, ...]:
     """pymorphy3's lemmas of a folded word (noted, within ``analysed_afresh``, to be kept)."""
-    try:
-        found = tuple(dict.fromkeys(fold(form) for form in _morph().normal_forms(folded))) or (folded,)
-    except ValueError:  # a letter unicodedata cannot name (Tangut 𗀀): pymorphy3's shape check fails
-        found = (folded,)
+    found = tuple(dict.fromkeys(fold(parse.normal_form) for parse in _parses(folded))) or (folded,)
     if _afresh:
         _fresh[folded] = found
     return found
@@ -191,8 +188,18 @@ def is_stopword(word: str) -> bool:
     return fold(word) in STOPWORDS
 
 
+def _parses(folded: str) -> list:  # of pymorphy3.Parse
+    """pymorphy3's parses of a folded word, most probable first; none for a word with a letter
+    unicodedata cannot name (Tangut 𗀀), which pymorphy3's shape check asks of every letter."""
+    try:
+        return _morph().parse(folded)
+    except ValueError:
+        return []
+
+
 def _tags(word: str) -> str:
-    return str(_morph().parse(fold(word))[0].tag)
+    parses = _parses(fold(word))
+    return str(parses[0].tag) if parses else ""
 
 
 def is_adjective(word: str) -> bool:
@@ -207,7 +214,7 @@ def is_noun(word: str) -> bool:
 
 def is_participle(word: str) -> bool:
     """Whether some parse of the word is a full participle (знающий)."""
-    return any(str(parse.tag).startswith("PRTF") for parse in _morph().parse(fold(word)))
+    return any(str(parse.tag).startswith("PRTF") for parse in _parses(fold(word)))
 
 
 def is_nominative_noun(word: str) -> bool:

@@ -23,6 +23,7 @@ def test_a_word_with_a_letter_unicodedata_cannot_name_is_its_own_lemma() -> None
     """pymorphy3 asks every letter's Unicode name, and Tangut ideographs have none in Python's table
     (a query typed in the wrong layout made «𗀀ё» of «𗀀`»)."""
     assert russian.lemmas("𗀀ё") == ("𗀀е",)  # folded, as every lemma
+    assert not russian.is_known("по-𗀀ому") and not russian.is_participle("𗀀ё")
 
 
 @pytest.fixture()
