@@ -100,6 +100,8 @@ class MappedWords(Words):
         return iter([word.decode("utf-8") for word in self._sorted[self._position]])
 
     def _row(self, word: str) -> int | None:
+        if "\x00" in word:  # fixed-width bytes compare without their trailing NULs
+            return None
         encoded = word.encode("utf-8")
         at = int(self._sorted.searchsorted(encoded))
         return int(self._order[at]) if at < len(self._sorted) and self._sorted[at] == encoded else None

@@ -106,6 +106,7 @@ def test_saved_words_are_mapped_and_each_found_at_its_row(tmp_path: Path) -> Non
         assert [loaded.words[row] for row in range(len(saved))] == saved
         assert [loaded.row(word) for word in saved] == list(range(len(saved)))
         assert loaded.row("варшавa") is None and loaded.row("war") is None and loaded.row("") is None
+        assert loaded.row(saved[0] + "\x00") is None and loaded.row(saved[0] * 20) is None
         assert np.array_equal(loaded.matrix[loaded.row(saved[2])], vectors[2])
 
 
