@@ -71,9 +71,10 @@ def lemmas(word: str) -> tuple[str, ...]:
         if kept is not None:
             return tuple(kept.split("\t"))
     found = _analysed(folded)
-    for lemma in found:  # a query's translations by vocabulary neighbours are lemmas, whose lemmas it asks
-        if lemma != folded:
-            _analysed(lemma)
+    if _afresh:  # kept too: a query's translations by vocabulary neighbours are lemmas, whose lemmas it asks
+        for lemma in found:
+            if lemma != folded:
+                _analysed(lemma)
     return found
 
 
