@@ -47,7 +47,7 @@ def cache_folder() -> Path:
 @lru_cache(maxsize=8)
 def _cache_folder(xdg: str | None, home: str | None) -> Path:
     """Made once per setting: a query asks for it with each word whose lemmas it reads (15 µs)."""
-    return Path(xdg or Path.home() / ".cache") / "search"
+    return Path(xdg or Path(home or Path.home()) / ".cache") / "search"
 
 
 class MachineCache:
