@@ -81,9 +81,12 @@ def lemmas(word: str) -> tuple[str, ...]:
 @lru_cache(maxsize=500_000)
 def _analysed(folded: str) -> tuple[str, ...]:
     """pymorphy3's lemmas of a folded word (noted, within ``analysed_afresh``, to be kept)."""
+    global _unnoted
     found = tuple(dict.fromkeys(fold(parse.normal_form) for parse in _parses(folded))) or (folded,)
     if _afresh:
         _fresh[folded] = found
+    else:
+        _unnoted = True
     return found
 
 
@@ -93,8 +96,12 @@ def analysed_afresh() -> Iterator[None]:
     at the end. For the indexer and the lexicon's compiler, which analyse whole texts: a look-up
     in the machine's table costs most of an analysis (12-14 µs against 18), and much of a new
     corpus is new words. Queries only read the table."""
-    global _afresh
+    global _afresh, _unnoted
     outer, _afresh = _afresh, True
+    if not outer and _unnoted:  # memoised outside, those would never be noted: analysed again
+        lemmas.cache_clear()
+        _analysed.cache_clear()
+        _unnoted = False
     try:
         yield
     finally:
@@ -106,6 +113,8 @@ def analysed_afresh() -> Iterator[None]:
 _afresh = False
 _fresh: dict[str, tuple[str, ...]] = {}
 """Lemmas found within ``analysed_afresh``, until they are kept."""
+_unnoted = False
+"""Whether a word was analysed outside ``analysed_afresh`` (a query of a process that indexes next)."""
 
 
 def _kept() -> MachineCache:

@@ -32,6 +32,7 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     _forget()
     monkeypatch.setattr(russian, "_fresh", {})
+    monkeypatch.setattr(russian, "_unnoted", False)
     yield tmp_path
     _forget()
 
@@ -78,6 +79,17 @@ def test_an_indexer_analyses_afresh_and_keeps_what_it_found(own_cache: Path,
         assert russian._fresh
     _analyser_gone(monkeypatch)
     assert russian.lemmas("переговорах") == ("переговоры",)  # kept when the indexer was done
+
+
+def test_a_word_a_query_analysed_first_is_kept_when_the_same_process_indexes_it(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server or script queries, then indexes: the query's memo must not hide the word from the
+    indexer's record (the suite's collection did this, and a later query loaded pymorphy3)."""
+    assert russian.lemmas("противовоздушная") == ("противовоздушный",)  # a query's, not kept
+    with russian.analysed_afresh():
+        assert russian.lemmas("противовоздушная") == ("противовоздушный",)
+    _analyser_gone(monkeypatch)
+    assert russian.lemmas("противовоздушная") == ("противовоздушный",)
 
 
 def test_a_query_analyses_a_word_the_machine_lacks_and_keeps_nothing(own_cache: Path) -> None:
