@@ -351,9 +351,7 @@ class _VocabularyJob:
         self.texts = [w for chosen in self.words.values() for w in chosen if w not in self.found]
 
     def done(self, rows: np.ndarray) -> None:
-        new = dict(zip(self.texts, rows))
-        self.cache.store(new)
-        known = {**self.found, **new}
+        known = {**self.found, **self.cache.store(dict(zip(self.texts, rows)))}
         vocabulary.save(self.writer.store.path, self.writer.generation, self.words,
                         lambda words: np.array([known[w] for w in words], np.float32).reshape(-1, embeddings.DIM),
                         self.source)

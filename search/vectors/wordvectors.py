@@ -43,9 +43,7 @@ class WordVectors:
             found = self.cached(missing)
             new = [w for w in missing if w not in found]
             if new:
-                rows = self.encode(new)
-                self.store(dict(zip(new, rows)))
-                found.update(zip(new, rows.astype(np.float16)))
+                found.update(self.store(dict(zip(new, self.encode(new)))))
             for word in missing:
                 self._memory[word] = found[word].astype(np.float32)
             while len(self._memory) > MEMORY:
@@ -59,6 +57,10 @@ class WordVectors:
         vectors = {word: np.frombuffer(blob, dtype=np.float16) for word, blob in self._cache.read(words).items()}
         return {word: vector for word, vector in vectors.items() if vector.shape == (embeddings.DIM,)}
 
-    def store(self, vectors: dict[str, np.ndarray]) -> None:
-        """Keep these vectors in the machine's cache."""
-        self._cache.write((w, v.astype(np.float16).tobytes()) for w, v in vectors.items())
+    def store(self, vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Keep these vectors in the machine's cache; returned as it will give them back (float16),
+        which is what the caller must use too: a word's vector, and so every score it feeds, is the
+        same whether this process encoded it or read it."""
+        kept = {word: vector.astype(np.float16) for word, vector in vectors.items()}
+        self._cache.write((word, vector.tobytes()) for word, vector in kept.items())
+        return kept

@@ -4,12 +4,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from search import Index
 from search.files import is_mapped
 from search.ranking.fusion import RANKING
-from search.vectors import vocabulary
+from search.vectors import vocabulary, wordvectors
 
 
 def _nearest(index: Index, word: str, lang: str) -> dict[str, float]:
@@ -58,6 +59,25 @@ def test_the_vocabulary_follows_the_index(tmp_path: Path) -> None:
     assert {"варшава", "краков"} <= set(loaded.words) and loaded.matrix.shape[0] == len(loaded.words)
     index.update([str(docs)])  # no text changed: the vocabulary stays as it was built
     assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [folder]
+
+
+def test_a_vocabulary_is_the_same_whether_its_word_vectors_were_encoded_or_read_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine keeps word vectors as float16: the first index built on a machine, which encodes
+    them, must use them rounded so, as every later one reads them (or scores differ by 1e-5)."""
+    monkeypatch.setattr(wordvectors, "cache_folder", lambda: tmp_path / "cache")  # a new machine's
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Варшава столица Польши. Warsaw is the capital of Poland.", encoding="utf-8")
+    built = []
+    for name in ("first", "second"):
+        index = Index(tmp_path / name)
+        index.update([str(docs)], deep=False)
+        built.append(vocabulary.load(index.store.path))
+    assert list((tmp_path / "cache").glob("words-*.sqlite"))  # the second read what the first encoded
+    for lang in ("en", "ru"):
+        assert list(built[0][lang].words) == list(built[1][lang].words)
+        assert np.array_equal(built[0][lang].matrix, built[1][lang].matrix)
 
 
 def _with_vocabulary(tmp_path: Path) -> tuple[Path, Index, Path]:
