@@ -20,6 +20,7 @@ import ctypes
 import logging
 import os
 import re
+import socket
 import sys
 from concurrent.futures import Executor, Future
 from typing import Any, Callable
@@ -98,7 +99,8 @@ def connect(address: str, timeout: float = CONNECT_SECONDS) -> Cluster:
     if not remote:
         raise InputError(f"--cluster: expected tcp://HOST:PORT or local:N, not {address!r}")
     where = f"{remote['host']}:{remote['port']}"
-    try:
+    try:  # a refused connection is final: Dask's client would retry it until the timeout
+        socket.create_connection((remote["host"], int(remote["port"])), timeout=timeout).close()
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError) as error:
         raise InputError(f"cannot reach the cluster at {where}: {error}") from None
