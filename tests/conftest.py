@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from search import Index
+MACHINE_CACHE = Path(tempfile.mkdtemp(prefix="search-tests-cache-"))
+"""The machine's cache folder for this run (inherited by the processes tests start): each run starts
+as a new machine does, as CI's does, with no lemmas, lexicon, word vectors or model arrays kept by
+an earlier run. Kept ones hid two faults that only CI's fresh machine showed."""
+os.environ["XDG_CACHE_HOME"] = str(MACHINE_CACHE)
+
+from search import Index  # noqa: E402  (after the cache folder is set)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 CORPORA = ROOT.parent / "shared" / "corpora"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shutil.rmtree(MACHINE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
