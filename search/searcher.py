@@ -188,7 +188,8 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
             if deep_nearest is None or deep_coverage.partial:  # type: ignore[union-attr]
                 # Where e5 covers every passage, its nearest find what these would: bench/xquad.py and
                 # bench/short.py's tuning half rank exactly the same without them (and 10 ms sooner).
-                similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang)
+                similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang,
+                                                     spread=deep_nearest is None)
             if deep_nearest is not None:
                 matches = _deep(snapshot, *deep_nearest.result(), lexical.keys() | similarity.keys(),
                                 detect_language(parsed.text))
@@ -215,7 +216,7 @@ def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None) -> tuple[np.
     """The query's deep vector and the passages (of ``lang``) nearest it: on e5's thread, beside
     the lexical side (at a million passages the nearest take as long as the rest of the query)."""
     vector = deep.query(text)
-    return vector, snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang)
+    return vector, snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang, spread=False)
 
 
 def _deep(snapshot: Snapshot, vector: np.ndarray, found: dict[int, float], candidates: set[int],

@@ -244,16 +244,20 @@ class PassageVectors:
         another thread: it needs the scorer (for the live passages), which is not thread-safe."""
         self._spanned(lang)
 
-    def nearest(self, query: np.ndarray, k: int, lang: Lang | None) -> dict[int, float]:
+    def nearest(self, query: np.ndarray, k: int, lang: Lang | None, *, spread: bool = True) -> dict[int, float]:
         """The k live passages (of that language) most similar to a query vector, with their
         (exact) similarities. A large segment is read through its projection, its SHORTLIST_PER_HIT
         * k best passages by that estimate are gathered from every segment, and the best
-        SHORTLIST_TOTAL_PER_HIT * k of those scored exactly. Segments are read on every core
-        (``_segments``): the reads are numpy's and release the GIL, and at a million passages they
-        took 90 ms a query on one."""
+        SHORTLIST_TOTAL_PER_HIT * k of those scored exactly.
+
+        ``spread``: segments are read on every core (``_segments``; the reads are numpy's and release
+        the GIL). Not where the cores are taken already, as beside a query's lexical side: e5's
+        nearest read on its own thread made the headlines of bench/performance.py 1.1-2.1 ms sooner
+        at 1x-4x and 4 ms at 16x (57.4 against 61.2) than read on every core."""
         parts = [(rows, found, mask, spans) for (rows, found), mask, spans
                  in zip(self.parts, self._allowed(lang), self._spanned(lang)) if spans]
-        listed = list(_segments().map(lambda part: self._shortlist(*part, query, k), parts))
+        spreading = _segments().map if spread else map
+        listed = list(spreading(lambda part: self._shortlist(*part, query, k), parts))
         estimated = [i for i, (_, found, _, _) in enumerate(parts) if found.projection is not None]
         if estimated:
             estimates = np.concatenate([listed[i][1] for i in estimated])
@@ -263,7 +267,7 @@ class PassageVectors:
                 for i in estimated:
                     positions, values = listed[i]
                     listed[i] = positions[values >= floor], values[values >= floor]
-            exact = list(_segments().map(lambda i: self._exact(parts[i][1], listed[i][0], query), estimated))
+            exact = list(spreading(lambda i: self._exact(parts[i][1], listed[i][0], query), estimated))
             for i, values in zip(estimated, exact):
                 listed[i] = listed[i][0], values
         if not listed:

@@ -221,3 +221,5 @@ def test_across_segments_only_the_best_estimates_are_scored_exactly(tmp_path: Pa
     nearest = through.nearest(query, 10, None)
     assert list(nearest) == [int(i) for i in np.argsort(-full)[:10]]
     assert sum(exact_rows) <= stored.SHORTLIST_TOTAL_PER_HIT * 10 < 3 * stored.SHORTLIST_PER_HIT * 10
+    # Read on the caller's thread alone (beside a query's lexical side), the same passages and similarities.
+    assert through.nearest(query, 10, None, spread=False) == nearest
