@@ -190,10 +190,13 @@ class Coverage:
 
 SPAN_GAP = 64
 """Rows of other passages a read of one language's runs may cross rather than start another."""
-KEEP_MAPPED_MB = 256
-"""Full vectors up to this size stay mapped between queries; larger ones are let go after each
-segment's rows are read (a row read maps a whole large folio: at 4x, 219 MB for one query's
-1,200 rows). Faulting them in again cost 1-2 ms a query at 1x (130 MB, kept)."""
+KEEP_MAPPED_MB = 1024
+"""Full vectors up to this size stay mapped between queries, as Lucene's MMapDirectory keeps its
+files (pages of the file cache, which the kernel may take back; the process's resident size counts
+them); larger ones are let go after each segment's rows are read (a row read maps a whole large
+folio: at 4x, 219 MB for one query's 1,200 rows). Faulting them in again cost a headline 1-2 ms at
+1x, 1.0 at 2x and 1.2 at 4x (bench/performance.py's headlines, medians of 5 alternating runs);
+kept, the 4x query process's peak went from 1.15 to 1.65 GB."""
 
 
 @cache
