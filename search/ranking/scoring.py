@@ -4,7 +4,8 @@ whoosh scores a query posting by posting through a tree of Python matchers. A
 cross-language headline query (a dozen words, each with its translations: a
 hundred terms and more, some in a third of all passages) took most of a second
 that way. This module evaluates the same whoosh query tree over the codec's
-arrays -- Term, Or (sum), And (sum over the documents all parts match),
+arrays -- Term, Or (sum), And (sum over the documents all parts match; a part that is a term
+of boost 0, such as a language's, filters them through a mask),
 DisjunctionMax (max), AndNot, Phrase (its words' scores where they stand in
 order, next to each other), Prefix (the terms it expands to), boosts -- with
 whoosh's own BM25F statistics (idf = log(N / (df + 1)) + 1, the average field
@@ -93,6 +94,7 @@ class Scorer:
         self._cache: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._cached = 0
         self._frequencies: dict[tuple[str, str], int] = {}
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
 
     def doc_frequency(self, field: str, text: str) -> int:
         """How many records hold a term (deleted ones included, as whoosh counts)."""
@@ -181,6 +183,16 @@ class Scorer:
             positive, negative = self.evaluate(query.a), self.evaluate(query.b)
             keep = ~np.isin(positive.docnums, negative.docnums, assume_unique=True)
             return Matches(positive.docnums[keep], positive.scores[keep]).scaled(query.boost)
+        if type(query) is wq.And:
+            filters, scored = [], []
+            for sub in query.subqueries:
+                (filters if type(sub) is wq.Term and sub.boost == 0.0 else scored).append(sub)
+            if filters and scored:  # a filter (a language's passages) adds nothing to a score
+                found = _intersection([self.evaluate(sub) for sub in scored])
+                keep = np.ones(len(found), dtype=bool)
+                for term in filters:
+                    keep &= self._holding(term.fieldname, term.text)[found.docnums]
+                return Matches(found.docnums[keep], found.scores[keep]).scaled(query.boost)
         parts = [self.evaluate(sub) for sub in query.subqueries] if isinstance(query, wq.CompoundQuery) else None
         if parts is None or type(query) not in (wq.Or, wq.And, wq.DisjunctionMax):
             raise Unsupported(type(query).__name__)
@@ -190,6 +202,16 @@ class Scorer:
             return _combined(parts, np.maximum).scaled(query.boost)
         return _combined(parts, np.add).scaled(query.boost)
 
+
+    def _holding(self, field: str, text: str) -> np.ndarray:
+        """Which docnums hold a term (live ones), as a mask: a filter's test is one look-up a
+        document, where a binary search in half the index took a headline 0.5 ms at 2x."""
+        key = (field, text)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self._masks[key] = np.zeros(self.doc_count, dtype=bool)
+            mask[self.term(field, text).docnums] = True
+        return mask
 
     def expand_prefix(self, field: str, prefix: str) -> list[str]:
         """The terms of a field that start with ``prefix``, in any segment, in order."""
