@@ -3,14 +3,17 @@
  * The same lattice and the same arithmetic as Pieces._segment in pieces.py, which
  * follows sentencepiece's EncodeOptimized: every substring of the normalised text
  * (UTF-8, whole characters, up to the longest piece) is looked up among the pieces
- * by its CRC-32 (the sorted ``crc`` array, ``ids`` in the same order) and
- * confirmed byte for byte; the best-scoring path wins, scores rounded to single
+ * by its CRC-32 (the sorted ``crc`` array, ``ids`` in the same order; ``buckets``
+ * holds where each value of a CRC's top 16 bits begins in it, so that a look-up reads
+ * one bucket of about two entries instead of binary-searching 128k) and confirmed
+ * byte for byte; the best-scoring path wins, scores rounded to single
  * precision at each step as the library's are (a user-defined piece's bonus is
  * compared before rounding, as the library compares it in double precision); a
  * character no single piece covers costs the unknown score; a run of unknown
  * tokens is merged into one. The CRC of a substring is extended a byte at a time
  * from the one before it, so each start costs one pass over at most ``longest``
- * bytes. Python does the same in about 2 ms a headline; this takes microseconds.
+ * bytes. Python does the same in about 2 ms a headline; this takes some 30 microseconds
+ * (0.6 ms by binary search).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,14 +31,10 @@ __attribute__((constructor)) static void crc_init(void) {  /* once, as the libra
 
 /* The id of the piece whose bytes are data[0:length] and whose CRC-32 is crc, or -1. */
 static int32_t find(uint32_t crc, const uint8_t *data, int64_t length, const uint32_t *crcs,
-                    const int32_t *ids, int64_t count, const int64_t *starts, const uint8_t *bytes) {
-    int64_t lo = 0, hi = count;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (crcs[mid] < crc) lo = mid + 1; else hi = mid;
-    }
-    for (; lo < count && crcs[lo] == crc; lo++) {
-        int32_t id = ids[lo];
+                    const int32_t *ids, const uint32_t *buckets, const int64_t *starts, const uint8_t *bytes) {
+    for (uint32_t at = buckets[crc >> 16], end = buckets[(crc >> 16) + 1]; at < end; at++) {
+        if (crcs[at] != crc) continue;
+        int32_t id = ids[at];
         if (starts[id + 1] - starts[id] == length && memcmp(bytes + starts[id], data, (size_t)length) == 0)
             return id;
     }
@@ -45,7 +44,7 @@ static int32_t find(uint32_t crc, const uint8_t *data, int64_t length, const uin
 /* Writes the ids of data[0:size]'s pieces to out (room for size ids) and returns how many,
  * or -1 if memory ran out. */
 int64_t lattice_segment(const uint8_t *data, int64_t size, const uint32_t *crcs, const int32_t *ids,
-                        int64_t count, const int64_t *starts, const uint8_t *bytes, const float *scores,
+                        const uint32_t *buckets, const int64_t *starts, const uint8_t *bytes, const float *scores,
                         const uint8_t *user, double max_score, double unk_score, int64_t longest,
                         int32_t *out) {
     if (size <= 0) return 0;
@@ -71,7 +70,7 @@ int64_t lattice_segment(const uint8_t *data, int64_t size, const uint32_t *crcs,
         for (int64_t j = k + 1; j <= n && chars[j] - a <= longest; j++) {
             int64_t b = chars[j];
             for (; read < b; read++) c = crc_table[(c ^ data[read]) & 0xFF] ^ (c >> 8);
-            int32_t piece = find(c ^ 0xFFFFFFFFu, data + a, b - a, crcs, ids, count, starts, bytes);
+            int32_t piece = find(c ^ 0xFFFFFFFFu, data + a, b - a, crcs, ids, buckets, starts, bytes);
             if (piece < 0) continue;
             double candidate;
             if (user[piece])
