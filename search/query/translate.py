@@ -107,7 +107,7 @@ class Translator:
             vocabulary = self.vocabularies.get(other(lang))  # type: ignore[arg-type]
             chosen = [w for w in dict.fromkeys(sources) if script_of(w) == lang and not is_stopword(w)]
             if vocabulary is not None and chosen:
-                found.update(zip(chosen, vocabulary.nearest(self.word_vectors(chosen), count, floor)))
+                found.update(zip(chosen, vocabulary.neighbours(chosen, self.word_vectors, count, floor)))
         return found
 
     def _near(self, neighbours: dict[str, list[tuple[str, float]]]) -> Callable[["_Pending"], "_Pending"]:

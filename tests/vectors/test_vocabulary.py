@@ -162,22 +162,52 @@ def test_nearest_is_one_product_for_many_words() -> None:
     assert [[w for w, _ in row] for row in known.nearest(queries, 2)] == [["b", "a"], ["a", "c"]]
 
 
-def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_path: Path) -> None:
-    """The shortlist comes from the projection; the similarities returned are the exact ones."""
-    import numpy as np
-
+def _projected(folder: Path) -> tuple[vocabulary.Vocabulary, np.ndarray]:
+    """A vocabulary large enough to be searched through its projection, of random unit vectors."""
     rng = np.random.default_rng(3)
     matrix = rng.standard_normal((vocabulary.PROJECTED_FROM, 512)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     words = [f"w{i}" for i in range(len(matrix))]
-    vocabulary.save(tmp_path, 7, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]],
+    vocabulary.save(folder, 7, {"en": words, "ru": words[:100]}, lambda chosen: matrix[[int(w[1:]) for w in chosen]],
                     {"passages_x": 0})
+    return vocabulary.load(folder)["en"], matrix
+
+
+def test_a_words_neighbours_are_its_own_whatever_words_beside_it(tmp_path: Path) -> None:
+    """Bit for bit, alone or among others: what lets ``neighbours`` remember them."""
+    known, matrix = _projected(tmp_path)
+    queries = matrix[:9] + 0.05 * np.random.default_rng(4).standard_normal((9, 512)).astype(np.float32)
+    together = known.nearest(queries, 12, 0.5)
+    assert all(found for found in together)
+    assert [known.nearest(queries[i:i + 1], 12, 0.5)[0] for i in range(9)] == together
+
+
+def test_a_words_neighbours_are_found_once_and_then_remembered(tmp_path: Path) -> None:
+    """The same neighbours as ``nearest`` of the words' vectors; a word met before costs no vector
+    and no search, and each count and floor is remembered apart."""
+    known, matrix = _projected(tmp_path)
+    rows = {f"q{i}": matrix[i] + 0.05 * np.float32(i % 3) for i in range(5)}
+    asked: list[list[str]] = []
+
+    def vectors(words: Any) -> np.ndarray:
+        asked.append(list(words))
+        return np.array([rows[word] for word in words])
+
+    expected = known.nearest(vectors(["q0", "q1", "q2"]), 12, 0.5)
+    assert known.neighbours(["q0", "q1", "q0"], vectors, 12, 0.5) == [expected[0], expected[1], expected[0]]
+    assert known.neighbours(["q1", "q2"], vectors, 12, 0.5) == expected[1:]
+    assert known.neighbours(["q0"], vectors, 3, 0.5) == [expected[0][:3]]
+    assert asked[1:] == [["q0", "q1"], ["q2"], ["q0"]]
+
+
+def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_path: Path) -> None:
+    """The shortlist comes from the projection; the similarities returned are the exact ones."""
+    known, matrix = _projected(tmp_path)
     assert vocabulary.built_from(tmp_path) == {"passages_x": 0}
-    loaded = vocabulary.load(tmp_path)
-    assert loaded["en"].projection is not None and loaded["ru"].projection is None
-    queries = matrix[:20] + 0.05 * rng.standard_normal((20, 512)).astype(np.float32)
-    full = vocabulary.Vocabulary(words, matrix)
-    for query, fast, exact in zip(queries, loaded["en"].nearest(queries, 12, 0.5), full.nearest(queries, 12, 0.5)):
+    assert known.projection is not None and vocabulary.load(tmp_path)["ru"].projection is None
+    queries = matrix[:20] + 0.05 * np.random.default_rng(3).standard_normal((20, 512)).astype(np.float32)
+    full = vocabulary.Vocabulary(list(known.words), matrix)
+    for query, fast, exact in zip(queries, known.nearest(queries, 12, 0.5), full.nearest(queries, 12, 0.5)):
         assert [w for w, _ in fast] == [w for w, _ in exact]  # the close copy, as the full product finds it
         for word, similarity in fast:
             assert similarity == pytest.approx(float(matrix[int(word[1:])] @ query), abs=1e-5)
