@@ -92,3 +92,23 @@ def test_the_pieces_are_compiled_once_per_machine_and_mapped(tmp_path, monkeypat
     assert len(list(tmp_path.rglob("crc.npy"))) == 1
     fresh = pieces.Pieces(arrays)
     assert fresh.encode("Члены Национальной ассамблеи Уэльса") == _library("Члены Национальной ассамблеи Уэльса")
+
+
+@pytest.mark.parametrize("source", ["", "long lattice_version(void) { return 1; }"])
+def test_a_library_built_from_an_older_lattice_c_is_not_called(source: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A checkout updated without ``pip install -e .`` keeps a library whose function takes other
+    arguments (one without ``lattice_version``, or of another version): the search is then Python's."""
+    import shutil
+    import subprocess
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler to build an older library with")
+    (tmp_path / "old.c").write_text(f"long lattice_segment(void) {{ return 0; }}\n{source}\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / "old.so"), str(tmp_path / "old.c")], check=True)
+    monkeypatch.setattr(pieces, "compiled", lambda *_: str(tmp_path / "old.so"))
+    pieces._library.cache_clear()
+    try:
+        assert pieces._library() is None
+        assert not pieces.Pieces(pieces._arrays()).compiled
+    finally:
+        pieces._library.cache_clear()
