@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import types
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 def _load_encoder() -> None:
@@ -24,11 +27,63 @@ def _load_encoder() -> None:
     embeddings.preload(wait=True)
 
 
+def _urlretrieve(*args: Any, **kwargs: Any) -> Any:
+    """urllib's, imported when called."""
+    return _urllib_request().urlretrieve(*args, **kwargs)
+
+
+class _StandIn(types.ModuleType):
+    """``urllib.request`` until it is used: then the real one is imported."""
+
+    urlretrieve = staticmethod(_urlretrieve)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # what the import system asks of a module (__path__: a package?)
+            raise AttributeError(name)
+        return getattr(_urllib_request(), name)
+
+
+def _put_aside() -> None:
+    """The stand-in out of ``sys.modules`` and ``urllib``, if it is there."""
+    import urllib
+
+    if isinstance(sys.modules.get("urllib.request"), _StandIn):
+        del sys.modules["urllib.request"]
+    if isinstance(vars(urllib).get("request"), _StandIn):
+        del urllib.request
+
+
+def _urllib_request() -> types.ModuleType:
+    """The real ``urllib.request``."""
+    import importlib
+
+    _put_aside()
+    return importlib.import_module("urllib.request")
+
+
+@contextmanager
+def _without_urllib_request() -> Iterator[None]:
+    """whoosh.compat imports ``urllib.request`` for ``urlretrieve``, which nothing here calls, and
+    with it ``http.client`` and ``email``: 15-35 ms of a command's start (``python -X importtime``).
+    While the command's modules are imported, a stand-in takes its place: its ``urlretrieve``
+    imports the real module when called, as does asking it for any other name; afterwards the
+    name is free again, for the real module to be imported if asked for."""
+    if "urllib.request" in sys.modules:
+        yield
+        return
+    sys.modules["urllib.request"] = _StandIn("urllib.request")
+    try:
+        yield
+    finally:
+        _put_aside()
+
+
 def main() -> None:
     query = sys.argv[1:2] == ["query"]
     if query:
         threading.Thread(target=_load_encoder, name="load-encoder", daemon=True).start()
-    from .cli import main as run
+    with _without_urllib_request():
+        from .cli import main as run
 
     try:
         run()

@@ -202,6 +202,32 @@ def test_the_installed_command_ends_a_query_with_its_exit_code_and_all_its_outpu
         assert not done.stdout and "Traceback" not in done.stderr
 
 
+IMPORTS = """
+import sys
+from pathlib import Path
+from search.launch import _without_urllib_request
+with _without_urllib_request():
+    import search.cli, whoosh.compat
+print("http.client" in sys.modules, "urllib.request" in sys.modules)
+with _without_urllib_request():
+    from urllib.request import pathname2url  # a module imported meanwhile that asks for more
+print(pathname2url("/a b"), "http.client" in sys.modules)
+source, copy = Path(sys.argv[1]), Path(sys.argv[2])
+whoosh.compat.urlretrieve(source.as_uri(), copy)
+import urllib.request
+print(Path(urllib.request.__file__).name, urllib.request.urlopen.__name__, copy.read_text(encoding="utf-8"))
+"""
+
+
+def test_the_command_starts_without_urllib_which_whoosh_imports_and_never_uses(tmp_path: Path) -> None:
+    """whoosh.compat's urlretrieve still works if called, and urllib.request imports as itself afterwards."""
+    source = tmp_path / "note.txt"
+    source.write_text("Рособоронэкспорт", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", IMPORTS, str(source), str(tmp_path / "copy.txt")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines() == ["False False", "/a%20b True", "request.py urlopen Рособоронэкспорт"]
+
+
 def test_a_repaired_query_says_so_on_stderr_and_in_each_json_line(runner: CliRunner, seeds_index: Index) -> None:
     result = run(runner, seeds_index, "query", "gjldjlyst kjlrb", "--json")
     assert result.exit_code == 0
