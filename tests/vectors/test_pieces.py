@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import subprocess
 from functools import cache
 
 import numpy as np
@@ -98,9 +100,6 @@ def test_the_pieces_are_compiled_once_per_machine_and_mapped(tmp_path, monkeypat
 def test_a_library_built_from_an_older_lattice_c_is_not_called(source: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A checkout updated without ``pip install -e .`` keeps a library whose function takes other
     arguments (one without ``lattice_version``, or of another version): the search is then Python's."""
-    import shutil
-    import subprocess
-
     if shutil.which("cc") is None:
         pytest.skip("no C compiler to build an older library with")
     (tmp_path / "old.c").write_text(f"long lattice_segment(void) {{ return 0; }}\n{source}\n")
