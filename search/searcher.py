@@ -163,9 +163,10 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
     deep_coverage = snapshot.deep.coverage if dense else None
     deep_nearest = None
+    sentence = embeddings.QueryVector(parsed.text)
     if deep_coverage and deep_coverage.covered:
         snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
-        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang)
+        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence)
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query).
@@ -184,7 +185,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         if dense:
             passage_vectors = snapshot.vectors
             coverage = passage_vectors.coverage
-            query_vector = embeddings.encode([parsed.text])[0]
+            query_vector = sentence.get()
             if deep_nearest is None or deep_coverage.partial:  # type: ignore[union-attr]
                 # Where e5 covers every passage, its nearest find what these would: bench/xquad.py and
                 # bench/short.py's tuning half rank exactly the same without them (and 10 ms sooner).
@@ -212,11 +213,15 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     return Results(text, hits, expansions(root), dense, coverage, deep_coverage, repaired.corrections, repaired.text)
 
 
-def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None) -> tuple[np.ndarray, dict[int, float]]:
+def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None,
+                  sentence: embeddings.QueryVector) -> tuple[np.ndarray, dict[int, float]]:
     """The query's deep vector and the passages (of ``lang``) nearest it: on e5's thread, beside
-    the lexical side (at a million passages the nearest take as long as the rest of the query)."""
+    the lexical side (at a million passages the nearest take as long as the rest of the query);
+    then, unless the caller has begun it, the query's sentence-encoder vector."""
     vector = deep.query(text)
-    return vector, snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang, spread=False)
+    found = snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang, spread=False)
+    sentence.offer()
+    return vector, found
 
 
 def _deep(snapshot: Snapshot, vector: np.ndarray, found: dict[int, float], candidates: set[int],

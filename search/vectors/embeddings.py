@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Executor
+from functools import cache
 from typing import Sequence
 
 import numpy as np
@@ -104,6 +105,49 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     return np.asarray(_model().encode(list(texts)), dtype=np.float32).reshape(len(texts), DIM)
+
+
+def encode_query(text: str) -> np.ndarray:
+    """A query's L2-normalised vector: by ``encoder.c`` where it was built, which releases the GIL
+    while it computes (so e5's thread can run it beside the lexical side), else as ``encode``."""
+    forward = _forward()
+    return forward.vector(text) if forward is not None else encode([text])[0]
+
+
+class QueryVector:
+    """A query's vector (``encode_query``), computed once by whichever thread comes first: e5's
+    thread offers to once its own work is done, and the caller computes it when it needs it if
+    that thread has not begun to. A first meeting with a query's words keeps the caller busy
+    longer than e5's thread, which then computes it beside; once they are met, the caller comes
+    first and e5's thread, the longer path then, is spared it."""
+
+    def __init__(self, text: str) -> None:
+        self._text, self._vector, self._lock = text, None, threading.Lock()
+
+    def offer(self) -> None:
+        """Compute it here, unless another thread is or has."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._vector is None:
+                    self._vector = encode_query(self._text)
+            finally:
+                self._lock.release()
+
+    def get(self) -> np.ndarray:
+        """The vector, computed here if no thread has begun it; else when that thread is done."""
+        with self._lock:
+            if self._vector is None:
+                self._vector = encode_query(self._text)
+            return self._vector
+
+
+@cache
+def _forward():  # -> encoder.Forward | None
+    from .encoder import Forward, forward_library
+
+    library = forward_library()
+    model = _model()
+    return Forward(library, vars(model._backend), model._sp) if library is not None else None
 
 
 def encode_batches(executor: Executor, texts: Sequence[str]) -> np.ndarray:

