@@ -5,6 +5,7 @@ engine is absent."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +125,11 @@ def test_beside_a_query_numpys_blas_takes_one_thread_and_gets_its_threads_back()
     with deep.beside_query():
         assert _blas_threads() == [1] * len(before)
     assert _blas_threads() == before
+
+
+def test_beside_a_query_the_gil_changes_hands_sooner_and_python_s_interval_comes_back() -> None:
+    before = sys.getswitchinterval()
+    with deep.beside_query():
+        assert sys.getswitchinterval() == pytest.approx(deep.SWITCH_INTERVAL)
+        assert deep.SWITCH_INTERVAL < before
+    assert sys.getswitchinterval() == before
