@@ -295,8 +295,10 @@ class PassageVectors:
             read, values = found.listed(lists.probe(query @ found.projection.basis), query)  # type: ignore[union-attr]
         else:
             read = np.concatenate([np.arange(start, stop) for start, stop in spans])
-            score = found.estimates if found.projection is not None else found.similarities
-            values = np.concatenate([score(query, start, stop) for start, stop in spans])
+            if found.projection is not None:
+                values = found.span_estimates(query, spans)
+            else:
+                values = np.concatenate([found.similarities(query, start, stop) for start, stop in spans])
         read, values = read[mask[read]], values[mask[read]]
         if found.projection is None:
             self._let_go(found)  # its full vectors were read

@@ -6,14 +6,20 @@ speed. Stored as int8 (``quantized``: symmetric, a scale per row) they are a qua
 bytes, and ``dots.c`` multiplies them with the query words' own int8 coordinates in one pass
 (AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes).
 
+It also estimates a segment's passages' similarities to a query over runs of rows in one call
+(``Kernel.spans``, for ``stored.SegmentVectors.span_estimates``), so that e5's nearest passages,
+read on e5's thread, do not wait for the GIL the caller's Python holds.
+
 The library is optional: where it was not built, or the CPU has neither, ``kernel`` gives
-None and the vocabulary multiplies its float32 coordinates with numpy.
+None and the vocabulary multiplies its float32 coordinates with numpy (and the runs are
+estimated one by one in numpy).
 """
 
 from __future__ import annotations
 
 import ctypes
 from functools import cache
+from typing import Sequence
 
 import numpy as np
 
@@ -44,6 +50,37 @@ class Kernel:
         if isa not in ISA:
             raise RuntimeError("dots: the CPU has neither AVX2 nor AVX-512 VNNI")
         self._lib, self._max_isa, self.isa = lib, max_isa, ISA[isa]
+        self._spans = getattr(lib, "dots_spans", None)  # not in a library built from an older dots.c
+        if self._spans is not None:
+            pointer, size = ctypes.c_void_p, ctypes.c_int64
+            self._spans.argtypes = [pointer, pointer, pointer, size, size, pointer, pointer, size, pointer, ctypes.c_int]
+            self._spans.restype = size
+
+    @property
+    def has_spans(self) -> bool:
+        """Whether the library has ``spans`` (one built from an older dots.c has not)."""
+        return self._spans is not None
+
+    def spans(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
+              spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The similarities of the rows of each span (start, stop) of ``passages`` to ``query``, as
+        ``stored.SegmentVectors`` defines them (the mean of the passage's dot and its sentences'
+        best; ``owners``: each sentence's row, ascending), span after span: float32 arrays, C-ordered."""
+        if not (passages.dtype == sentences.dtype == query.dtype == np.float32 and owners.dtype == np.int32
+                and passages.flags.c_contiguous and sentences.flags.c_contiguous and owners.flags.c_contiguous):
+            raise ValueError("dots: spans takes C-ordered float32 vectors and int32 owners")
+        if passages.shape[1] != query.shape[0] or sentences.shape[1] != query.shape[0]:
+            raise ValueError(f"dots: passages {passages.shape}, sentences {sentences.shape}, query {query.shape}")
+        bounds = np.ascontiguousarray(spans, dtype=np.int64).reshape(-1, 2)
+        if len(bounds) and (bounds[:, 0].min() < 0 or bounds[:, 1].max() > len(passages)
+                            or (bounds[:, 1] < bounds[:, 0]).any()):
+            raise ValueError("dots: a span outside the passages")
+        query = np.ascontiguousarray(query)
+        out = np.empty(int((bounds[:, 1] - bounds[:, 0]).sum()), dtype=np.float32)
+        assert self._spans is not None
+        self._spans(passages.ctypes.data, sentences.ctypes.data, owners.ctypes.data, len(owners), query.shape[0],
+                    query.ctypes.data, bounds.ctypes.data, len(bounds), out.ctypes.data, self._max_isa)
+        return out
 
     def estimates(self, rows: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(queries, rows) similarity estimates of the float ``queries`` (quantized here the same

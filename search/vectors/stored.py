@@ -21,12 +21,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from ..files import mapped, release, replace_path
 from ..storage import checksums
+from . import dots
 
 _ARRAYS = ("rows", "passages", "digests", "sentences", "owners")
 _PROJECTED = ("basis", "sentences.projected")
@@ -193,12 +194,19 @@ class SegmentVectors:
         passage's cosine and its best sentence's."""
         return self._similarities(self.passages, self.sentences, query, start, stop)
 
-    def estimates(self, query: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+    def span_estimates(self, query: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
         """The similarities as the projection estimates them (the rows read at half the cost), for
-        a segment without lists."""
+        a segment without lists: of the rows of several runs (start, stop), run after run. By
+        ``dots.c`` in one call that releases the GIL where it was built (a query's e5 nearest are
+        read on e5's thread beside the caller's Python, which held the GIL from the some ten numpy
+        calls a run took), else run by run."""
         assert self.projection is not None and self.projection.passages is not None
-        return self._similarities(self.projection.passages, self.projection.sentences,
-                                  query @ self.projection.basis, start, stop)
+        projected = np.asarray(query @ self.projection.basis, dtype=np.float32)
+        kernel = dots.kernel()
+        if kernel is not None and kernel.has_spans:
+            return kernel.spans(self.projection.passages, self.projection.sentences, self.owners, projected, spans)
+        return np.concatenate([self._similarities(self.projection.passages, self.projection.sentences, projected,
+                                                  start, stop) for start, stop in spans] or [np.zeros(0, np.float32)])
 
     def _similarities(self, passages: np.ndarray, sentences: np.ndarray, query: np.ndarray,
                       start: int, stop: int | None) -> np.ndarray:

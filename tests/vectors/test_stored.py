@@ -118,6 +118,39 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     assert stored.load(tmp_path, "passages_small", SPACE).projection is None  # small: read in full
 
 
+def test_the_projection_estimates_of_runs_of_rows_are_the_same_in_dots_c_as_in_numpy(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The runs a language's rows make are estimated in one call of dots.c, without the GIL; each
+    row as numpy estimates it run by run: passages with no sentence, one, or several, and runs
+    that are empty or cut between two passages' sentences."""
+    from search.vectors import dots
+
+    kernel = dots.kernel()
+    if kernel is None or not kernel.has_spans:
+        pytest.skip("dots.c is not built here")
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    rng = np.random.default_rng(4)
+    rows = _clustered(600, 5)
+    owners = np.sort(rng.choice(np.arange(0, 600, 3), 250))  # a third of the rows have 1-4 sentences
+    sentences = rows[owners] + 0.1 * rng.standard_normal((len(owners), DIM)).astype(np.float32)
+    saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
+                           sentences.astype(np.float32), owners.astype(np.int32))
+    stored.save(tmp_path, "passages_big", saved, SPACE, complete=True)
+    loaded = stored.load(tmp_path, "passages_big", SPACE)
+    runs = [(0, 150), (150, 150), (151, 400), (int(owners[100]) + 1, int(owners[140])), (590, 600)]
+    for query in rows[[3, 200, 595]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
+        compiled = loaded.span_estimates(query, runs)
+        with monkeypatch.context() as without:
+            without.setattr(dots, "kernel", lambda: None)
+            expected = loaded.span_estimates(query, runs)
+        assert len(compiled) == sum(stop - start for start, stop in runs) == len(expected)
+        assert np.abs(compiled - expected).max() < 1e-5
+    projection = loaded.projection
+    with pytest.raises(ValueError, match="span outside"):
+        kernel.spans(projection.passages, projection.sentences, loaded.owners,
+                     query @ projection.basis, [(590, 601)])
+
+
 def _clustered(count: int, seed: int) -> np.ndarray:
     """Unit rows around a few dozen topics, as passages of news gather."""
     rng = np.random.default_rng(seed)
