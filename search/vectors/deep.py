@@ -131,7 +131,11 @@ def soon(work: Callable[..., T], *args: Any) -> Future[T]:
 
 SWITCH_INTERVAL = 0.0002
 """Seconds a thread may hold the GIL while another waits for it, during a query (``beside_query``)."""
-_SWITCH_INTERVAL = sys.getswitchinterval()
+_switching = threading.Lock()
+_beside = 0
+"""Queries within ``beside_query`` now."""
+_interval = sys.getswitchinterval()
+"""The process's own switch interval, while ``_beside``."""
 
 
 @contextmanager
@@ -143,15 +147,24 @@ def beside_query() -> Iterator[None]:
     asked (a query overlapping another may briefly leave it one thread, never more threads).
 
     Meanwhile the GIL changes hands after SWITCH_INTERVAL instead of Python's 5 ms: e5's thread
-    needs it between its C calls, and the caller, running Python, would keep it that long."""
+    needs it between its C calls, and the caller, running Python, would keep it that long. The
+    interval the process had is set back when the last of overlapping queries ends."""
+    global _beside, _interval
     libraries = _blas()
     for library, _ in libraries:
         library.set_num_threads(1)
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    with _switching:
+        if not _beside:
+            _interval = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        _beside += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(_SWITCH_INTERVAL)
+        with _switching:
+            _beside -= 1
+            if not _beside:
+                sys.setswitchinterval(_interval)
         for library, threads in libraries:
             library.set_num_threads(threads)
 

@@ -240,8 +240,8 @@ int64_t dots_spans(const float *passages, const float *sentences, const int32_t 
     int64_t written = 0;
     for (int64_t s = 0; s < span_count; s++) {
         const int64_t start = spans[2 * s], stop = spans[2 * s + 1];
-        float *row = out + written - start; /* row[r] is row r's similarity */
-        for (int64_t r = start; r < stop; r++) row[r] = dot(passages + r * dims, query, dims);
+        float *row = out + written; /* row[r - start] is row r's similarity */
+        for (int64_t r = start; r < stop; r++) row[r - start] = dot(passages + r * dims, query, dims);
         int64_t lo = 0, hi = sentence_count; /* the first sentence of a row at or after start */
         while (lo < hi) {
             const int64_t mid = lo + (hi - lo) / 2;
@@ -254,7 +254,7 @@ int64_t dots_spans(const float *passages, const float *sentences, const int32_t 
                 const float value = dot(sentences + i * dims, query, dims);
                 if (value > best) best = value;
             }
-            row[owner] = (row[owner] + best) / 2;
+            if (owner >= start) row[owner - start] = (row[owner - start] + best) / 2; /* owners out of order: skipped */
         }
         written += stop - start;
     }

@@ -61,15 +61,22 @@ class Kernel:
         """Whether the library has ``spans`` (one built from an older dots.c has not)."""
         return self._spans is not None
 
+    @staticmethod
+    def takes(passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray) -> bool:
+        """Whether ``spans`` reads these as they are: C-ordered float32 vectors and int32 owners, as
+        the index writes them (anything else is estimated in numpy)."""
+        return (passages.dtype == sentences.dtype == np.float32 and owners.dtype == np.int32
+                and passages.flags.c_contiguous and sentences.flags.c_contiguous and owners.flags.c_contiguous
+                and passages.ndim == sentences.ndim == 2 and passages.shape[1] == sentences.shape[1])
+
     def spans(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
               spans: Sequence[tuple[int, int]]) -> np.ndarray:
         """The similarities of the rows of each span (start, stop) of ``passages`` to ``query``, as
         ``stored.SegmentVectors`` defines them (the mean of the passage's dot and its sentences'
         best; ``owners``: each sentence's row, ascending), span after span: float32 arrays, C-ordered."""
-        if not (passages.dtype == sentences.dtype == query.dtype == np.float32 and owners.dtype == np.int32
-                and passages.flags.c_contiguous and sentences.flags.c_contiguous and owners.flags.c_contiguous):
+        if not self.takes(passages, sentences, owners) or query.dtype != np.float32:
             raise ValueError("dots: spans takes C-ordered float32 vectors and int32 owners")
-        if passages.shape[1] != query.shape[0] or sentences.shape[1] != query.shape[0]:
+        if passages.shape[1] != query.shape[0]:
             raise ValueError(f"dots: passages {passages.shape}, sentences {sentences.shape}, query {query.shape}")
         bounds = np.ascontiguousarray(spans, dtype=np.int64).reshape(-1, 2)
         if len(bounds) and (bounds[:, 0].min() < 0 or bounds[:, 1].max() > len(passages)

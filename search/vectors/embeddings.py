@@ -111,7 +111,12 @@ def encode_query(text: str) -> np.ndarray:
     """A query's L2-normalised vector: by ``encoder.c`` where it was built, which releases the GIL
     while it computes (so e5's thread can run it beside the lexical side), else as ``encode``."""
     forward = _forward()
-    return forward.vector(text) if forward is not None else encode([text])[0]
+    if forward is not None:
+        try:
+            return forward.vector(text)
+        except ValueError:  # longer than it takes
+            pass
+    return encode([text])[0]
 
 
 class QueryVector:
@@ -125,8 +130,9 @@ class QueryVector:
         self._text, self._vector, self._lock = text, None, threading.Lock()
 
     def offer(self) -> None:
-        """Compute it here, unless another thread is or has."""
-        if self._lock.acquire(blocking=False):
+        """Compute it here, unless another thread is or has (or it would be numpy's pass, which
+        holds the GIL: the caller then computes it)."""
+        if compiled_query_pass() and self._lock.acquire(blocking=False):
             try:
                 if self._vector is None:
                     self._vector = encode_query(self._text)
@@ -146,8 +152,18 @@ def _forward():  # -> encoder.Forward | None
     from .encoder import Forward, forward_library
 
     library = forward_library()
+    if library is None:
+        return None
     model = _model()
-    return Forward(library, vars(model._backend), model._sp) if library is not None else None
+    try:
+        return Forward(library, vars(model._backend), model._sp)
+    except (KeyError, ValueError):  # a library of other weights than this package's backend holds
+        return None
+
+
+def compiled_query_pass() -> bool:
+    """Whether ``encode_query`` runs in C (without the GIL) here."""
+    return _forward() is not None
 
 
 def encode_batches(executor: Executor, texts: Sequence[str]) -> np.ndarray:

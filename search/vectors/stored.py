@@ -198,12 +198,13 @@ class SegmentVectors:
         """The similarities as the projection estimates them (the rows read at half the cost), for
         a segment without lists: of the rows of several runs (start, stop), run after run. By
         ``dots.c`` in one call that releases the GIL where it was built (a query's e5 nearest are
-        read on e5's thread beside the caller's Python, which held the GIL from the some ten numpy
-        calls a run took), else run by run."""
+        read on e5's thread, and the caller's Python kept the GIL from that thread between the
+        ten or so numpy calls each run took), else run by run."""
         assert self.projection is not None and self.projection.passages is not None
         projected = np.asarray(query @ self.projection.basis, dtype=np.float32)
         kernel = dots.kernel()
-        if kernel is not None and kernel.has_spans:
+        if kernel is not None and kernel.has_spans and kernel.takes(self.projection.passages,
+                                                                   self.projection.sentences, self.owners):
             return kernel.spans(self.projection.passages, self.projection.sentences, self.owners, projected, spans)
         return np.concatenate([self._similarities(self.projection.passages, self.projection.sentences, projected,
                                                   start, stop) for start, stop in spans] or [np.zeros(0, np.float32)])

@@ -127,9 +127,19 @@ def test_beside_a_query_numpys_blas_takes_one_thread_and_gets_its_threads_back()
     assert _blas_threads() == before
 
 
-def test_beside_a_query_the_gil_changes_hands_sooner_and_python_s_interval_comes_back() -> None:
+def test_beside_a_query_the_gil_changes_hands_sooner_and_the_process_s_interval_comes_back() -> None:
+    """Also one the program set after importing the package, and only when the last of
+    overlapping queries ends."""
     before = sys.getswitchinterval()
-    with deep.beside_query():
+    try:
+        sys.setswitchinterval(0.002)
+        first, second = deep.beside_query(), deep.beside_query()
+        first.__enter__()
         assert sys.getswitchinterval() == pytest.approx(deep.SWITCH_INTERVAL)
-        assert deep.SWITCH_INTERVAL < before
-    assert sys.getswitchinterval() == before
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert sys.getswitchinterval() == pytest.approx(deep.SWITCH_INTERVAL)  # the other query goes on
+        second.__exit__(None, None, None)
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)

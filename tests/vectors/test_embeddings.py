@@ -88,6 +88,7 @@ def test_a_querys_vector_is_computed_once_by_whichever_thread_comes_first(monkey
         return embeddings.encode([text])[0]
 
     monkeypatch.setattr(embeddings, "encode_query", slow)
+    monkeypatch.setattr(embeddings, "compiled_query_pass", lambda: True)
     offered = embeddings.QueryVector("air defense systems")  # e5's thread first: the caller waits for it
     helper = threading.Thread(target=offered.offer, name="deep-query")
     helper.start()
@@ -102,4 +103,12 @@ def test_a_querys_vector_is_computed_once_by_whichever_thread_comes_first(monkey
     claimed = embeddings.QueryVector("системы противовоздушной обороны")  # the caller first
     assert np.allclose(claimed.get(), embeddings.encode(["системы противовоздушной обороны"])[0])
     claimed.offer()
+    assert computed == [threading.current_thread().name]
+
+    computed.clear()
+    monkeypatch.setattr(embeddings, "compiled_query_pass", lambda: False)  # numpy's pass would hold the GIL
+    left = embeddings.QueryVector("air defense systems")
+    left.offer()
+    assert computed == []
+    left.get()
     assert computed == [threading.current_thread().name]

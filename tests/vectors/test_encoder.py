@@ -43,6 +43,21 @@ def test_the_compiled_forward_pass_gives_the_numpy_passs_vector_of_a_query(isa: 
     assert embeddings.encode_query(texts[0]) @ embeddings.encode([texts[0]])[0] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_a_query_longer_than_the_compiled_pass_takes_goes_through_numpy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from search.vectors import encoder
+
+    library = forward_library()
+    if library is None:
+        pytest.skip("encoder.c is not built here")
+    model = embeddings._model()
+    forward = Forward(library, vars(model._backend), model._sp)
+    monkeypatch.setattr(encoder, "FORWARD_MAX_TOKENS", 10)
+    text = "air defense systems " * 5
+    with pytest.raises(ValueError, match="at most 10 tokens"):
+        forward.vector(text)
+    assert np.abs(embeddings.encode_query(text) - embeddings.encode([text])[0]).max() < 1e-6
+
+
 @pytest.mark.parametrize("source", ["", "long encoder_version(void) { return 0; }"])
 def test_a_library_built_from_an_older_encoder_c_is_not_called(source: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A checkout updated without ``pip install -e .`` keeps a library whose function takes other

@@ -146,6 +146,7 @@ def test_the_projection_estimates_of_runs_of_rows_are_the_same_in_dots_c_as_in_n
         assert len(compiled) == sum(stop - start for start, stop in runs) == len(expected)
         assert np.abs(compiled - expected).max() < 1e-5
     projection = loaded.projection
+    assert not kernel.takes(projection.passages, projection.sentences, loaded.owners.astype(np.int64))  # numpy's
     with pytest.raises(ValueError, match="span outside"):
         kernel.spans(projection.passages, projection.sentences, loaded.owners,
                      query @ projection.basis, [(590, 601)])
