@@ -12,7 +12,7 @@ rows is one product. The vectors are the package's own to within 1e-6
 package computes it and 0.44 ms here (AVX2 kernels).
 
 A query's one text is computed by ``Forward`` where pip built ``encoder.c``: the same layers in
-one call that releases the GIL (1.9 ms a headline on one core, where numpy took 4.6 for a process's
+one call that releases the GIL (1.4 ms a headline on one core, where numpy took 4.6 for a process's
 first meeting with its tokens and 1.9-2.2 after, holding the GIL through some thirty products).
 """
 
