@@ -129,8 +129,11 @@ def soon(work: Callable[..., T], *args: Any) -> Future[T]:
     return _query_thread.submit(work, *args)
 
 
-SWITCH_INTERVAL = 0.0002
-"""Seconds a thread may hold the GIL while another waits for it, during a query (``beside_query``)."""
+SWITCH_INTERVAL = 0.00005
+"""Seconds a thread may hold the GIL while another waits for it, during a query (``beside_query``):
+e5's thread takes it back some dozens of times a query. The 1x headlines of bench/performance.py in
+one process, in turns: a median of 21.0 ms at 50 µs against 21.8 at 200 µs (7 turns each), 22.2 at
+1 ms (3 turns); 20 µs was no better than 50 (4 turns)."""
 _switching = threading.Lock()
 _beside = 0
 """Queries within ``beside_query`` now."""
