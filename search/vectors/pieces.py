@@ -28,7 +28,7 @@ from functools import cache
 
 import numpy as np
 
-from ..files import cache_folder, compiled
+from ..files import cache_folder, compiled, compiled_library
 from ..storage import checksums
 
 UNK_PENALTY = 10.0
@@ -150,16 +150,9 @@ def _library() -> "ctypes._CFuncPtr | None":
     """``lattice_segment`` from the library pip built (``setup.py``), or None where it was not, or
     was built from an older ``lattice.c`` (a checkout updated without ``pip install -e .``), whose
     function takes other arguments."""
-    path = compiled(__file__, "_lattice")
-    if path is None:
-        return None
-    try:
-        library = ctypes.CDLL(path)
-        library.lattice_version.restype = ctypes.c_int64
-        if library.lattice_version() != LATTICE_VERSION:
-            return None
-        segment = library.lattice_segment
-    except (OSError, AttributeError):
+    library = compiled_library(compiled(__file__, "_lattice"), "lattice_version", LATTICE_VERSION)
+    segment = getattr(library, "lattice_segment", None) if library is not None else None
+    if segment is None:
         return None
     pointer, size = ctypes.c_void_p, ctypes.c_int64
     segment.argtypes = [ctypes.c_char_p, size, pointer, pointer, pointer, pointer, pointer, pointer, pointer,

@@ -130,6 +130,8 @@ def test_beside_a_query_numpys_blas_takes_one_thread_and_gets_its_threads_back()
 def test_beside_a_query_the_gil_changes_hands_sooner_and_the_process_s_interval_comes_back() -> None:
     """Also one the program set after importing the package, and only when the last of
     overlapping queries ends."""
+    np.ones((4, 4)) @ np.ones((4, 4))  # numpy's BLAS is loaded
+    blas = _blas_threads()
     before = sys.getswitchinterval()
     try:
         sys.setswitchinterval(0.002)
@@ -139,7 +141,9 @@ def test_beside_a_query_the_gil_changes_hands_sooner_and_the_process_s_interval_
         second.__enter__()
         first.__exit__(None, None, None)
         assert sys.getswitchinterval() == pytest.approx(deep.SWITCH_INTERVAL)  # the other query goes on
+        assert _blas_threads() == [1] * len(blas)  # and its BLAS keeps to one thread
         second.__exit__(None, None, None)
         assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert _blas_threads() == blas
     finally:
         sys.setswitchinterval(before)
