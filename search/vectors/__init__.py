@@ -15,6 +15,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from . import tokenizer
+
+tokenizer.set_up_package()
+
 
 @cache
 def threadpools() -> Any:  # threadpoolctl.ThreadpoolController
