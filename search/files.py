@@ -21,17 +21,18 @@ import numpy as np
 def replace_path(path: Path, build: Callable[[Path], object]) -> None:
     """Let ``build`` write a temporary file (or folder) beside ``path``, then rename it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    _remove(tmp)
+    remove_path(tmp)
     try:
         build(tmp)
         if tmp.is_dir():
-            _remove(path)  # a folder cannot be renamed over another
+            remove_path(path)  # a folder cannot be renamed over another
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove_path(tmp)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder, whichever is there (nothing if neither is)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:

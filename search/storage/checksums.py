@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..files import mapped, replace_path
+from ..files import mapped, remove_path, replace_path
 
 MANIFEST = "checksums.json"
 """The manifest's name inside a folder of files (vectors, vocabulary)."""
@@ -44,15 +44,47 @@ def seal_folder(folder: Path) -> None:
 def sealed_arrays(folder: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Named arrays kept in a sealed folder (one ``.npy`` each), memory-mapped; ``build`` makes them
     when the folder is missing or damaged, and they are used from memory where it cannot be written
-    (a read-only cache costs the build each time, never a result)."""
+    (a read-only cache costs the build each time, never a result).
+
+    Several processes may find the folder missing at once (an indexing run's workers on a new
+    machine): each builds, and the first to finish puts its folder in place (``_install``)."""
     if folder_damaged(folder) is not None:
         built = build()
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
-            replace_path(folder, lambda tmp: _write_arrays(tmp, built))
+            _install(folder, built)
         except OSError:
             return built
     return {path.stem: mapped(path) for path in sorted(folder.glob("*.npy"))}
+
+
+def _install(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the arrays into a folder of this process's own and rename it into place. A sound
+    folder another process put there meanwhile is kept: removing it, as replacing it did, took
+    its files away from processes reading it (in 18 of 40 trials of four processes starting at
+    once, one of them failed). A damaged one is renamed aside first, then removed."""
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    remove_path(tmp)
+    try:
+        _write_arrays(tmp, arrays)
+        for attempt in range(3):
+            try:
+                os.rename(tmp, folder)  # not over a folder with files in it
+                return
+            except OSError:
+                if folder_damaged(folder) is None:
+                    return  # another process's, sound: read that one
+                if attempt == 2:
+                    raise
+            aside = folder.with_name(f".{folder.name}.{os.getpid()}.damaged")
+            remove_path(aside)
+            try:
+                os.rename(folder, aside)
+            except FileNotFoundError:  # another process moved it aside first
+                pass
+            remove_path(aside)
+    finally:
+        remove_path(tmp)
 
 
 def _write_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
