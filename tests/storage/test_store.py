@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.filedb.structfile import StructFile
+from whoosh.reading import TermNotFound
 
 from search import Index
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
@@ -191,6 +193,30 @@ def test_term_indexes_are_read_through_a_memory_map_with_the_same_bytes(built: I
         mapped.close()
     (store.path / "empty.trm").write_bytes(b"")
     assert store.storage.open_file("empty.trm").read() == b""  # nothing to map: read as whoosh does
+
+
+def test_terms_looked_up_in_the_mapped_term_index_are_whooshs_own(tmp_path: Path) -> None:
+    """The term index's hash table read straight from the map gives whoosh's own answers: every
+    term's info and document frequency, in every field, and no term where whoosh has none."""
+    index = Index(tmp_path / "ix")
+    index.update([str(SEEDS)], vectors=False)
+    with index.store.writer() as writer:
+        (terms,) = writer.terms()
+        assert terms._map is not None
+        checked = 0
+        for (field, tbytes), info in terms.items():
+            ours = terms.term_info(field, tbytes)
+            assert (ours.doc_frequency(), ours.extent(), ours.weight()) == (
+                info.doc_frequency(), info.extent(), info.weight()), (field, tbytes)
+            assert terms.doc_frequency(field, tbytes) == W3TermsReader.doc_frequency(terms, field, tbytes)
+            checked += 1
+        assert checked > 1000
+        for field, tbytes in (("body", b"\xd0\xbd\xd0\xb5\xd1\x82\xd1\x83-such"), ("exact", b""), ("nofield", b"moscow")):
+            assert terms._find(field, tbytes) is None
+            with pytest.raises(TermNotFound):
+                terms.term_info(field, tbytes)
+            with pytest.raises(KeyError):
+                terms.doc_frequency(field, tbytes)
 
 
 @pytest.fixture(scope="module")
