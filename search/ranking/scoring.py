@@ -89,7 +89,7 @@ class Scorer:
     def __init__(self, leaves: Sequence[Leaf], schema, ranking: Ranking) -> None:  # type: ignore[no-untyped-def]
         self.leaves, self.schema, self.ranking = list(leaves), schema, ranking
         self.doc_count = sum(leaf.segment.doc_count_all() for leaf in self.leaves)
-        self._lengths: dict[tuple[int, str], np.ndarray] = {}
+        self._norms: dict[tuple[int, str], np.ndarray] = {}
         self._deleted = [np.fromiter(leaf.segment.deleted_docs(), np.int64) for leaf in self.leaves]
         self._cache: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._cached = 0
@@ -134,41 +134,39 @@ class Scorer:
 
     def _score_term(self, field: str, text: str) -> Matches:
         tbytes = text.encode("utf-8")
-        parts = []
-        frequency = 0
-        for i, leaf in enumerate(self.leaves):
-            postings = leaf.terms.postings(field, tbytes)
-            if postings is None:
-                continue
-            frequency += len(postings.docnums)
-            docnums = postings.docnums.astype(np.int64)
-            weights = postings.weights.astype(np.float64)
-            if len(self._deleted[i]):
-                live = ~np.isin(docnums, self._deleted[i])
-                docnums, weights = docnums[live], weights[live]
-            parts.append((i, docnums, weights))
-        self._frequencies[(field, text)] = frequency
-        if not parts:
+        found = [(i, postings) for i, leaf in enumerate(self.leaves)
+                 if (postings := leaf.terms.postings(field, tbytes)) is not None]
+        self._frequencies[(field, text)] = sum(len(postings.docnums) for _, postings in found)
+        if not found:
             return _NONE
         scorable = self.schema[field].scorable
         if scorable:
-            b, k1 = self.ranking.bm25_b, self.ranking.bm25_k1
-            idf = self.idf(field, text)
-            average = (self.field_length(field) / self.doc_count) or 1
+            idf, k1 = self.idf(field, text), self.ranking.bm25_k1
         docnums_out, scores_out = [], []
-        for i, docnums, weights in parts:
+        for i, postings in found:
+            docnums, weights = postings.docnums, postings.weights.astype(np.float64)
+            if len(self._deleted[i]):
+                live = ~np.isin(docnums, self._deleted[i])
+                docnums, weights = docnums[live], weights[live]
             if scorable:
-                lengths = self._field_lengths(i, field)[docnums]
-                weights = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * lengths / average)))
-            docnums_out.append(docnums + self.leaves[i].docbase)
+                weights = idf * ((weights * (k1 + 1)) / (weights + self._normalisers(i, field)[docnums]))
+            docnums_out.append(np.add(docnums, self.leaves[i].docbase, dtype=np.int64))
             scores_out.append(weights)
+        if len(found) == 1:
+            return Matches(docnums_out[0], scores_out[0])
         return Matches(np.concatenate(docnums_out), np.concatenate(scores_out))
 
-    def _field_lengths(self, i: int, field: str) -> np.ndarray:
-        lengths = self._lengths.get((i, field))
-        if lengths is None:
-            lengths = self._lengths[(i, field)] = self.leaves[i].perdoc.field_lengths(field)
-        return lengths
+    def _normalisers(self, i: int, field: str) -> np.ndarray:
+        """BM25's length normalisation of every document of a segment in a field,
+        k1 * (1 - b + b * length / average): computed once, where each term's postings took it
+        document by document (the same operations, so the same scores to the bit)."""
+        found = self._norms.get((i, field))
+        if found is None:
+            b, k1 = self.ranking.bm25_b, self.ranking.bm25_k1
+            average = (self.field_length(field) / self.doc_count) or 1
+            lengths = self.leaves[i].perdoc.field_lengths(field)
+            found = self._norms[(i, field)] = k1 * ((1 - b) + b * lengths / average)
+        return found
 
     def evaluate(self, query: wq.Query) -> Matches:
         """The documents a query matches and their scores; Unsupported for query types it does not know."""
