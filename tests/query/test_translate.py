@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from search.analysis import query_forms
 from search.languages.lexicon import GLOSSARY, compile_lexicon
 from search.query.parser import And, Node, Not, Or, Phrase, Term, parse
 from search.query.translate import Expanded, Translator, expansions
@@ -108,3 +109,21 @@ def test_word_vectors_decide_the_weights_when_given() -> None:
 def test_the_ranking_sets_how_many_translations_a_word_keeps() -> None:
     alternatives = expanded("radar", ranking=replace(RANKING, max_translations=1))["radar"].alternatives
     assert [a.text for a in alternatives if a.origin == "glossary"] == ["радиолокатор"]
+
+
+def test_whether_a_translation_occurs_is_asked_best_first_only_until_enough_are_kept() -> None:
+    """Each question costs a new word look-ups of its lemmas and terms; the weaker senses after
+    the ones kept cannot change the translation."""
+    asked: list[str] = []
+
+    def occurs(term: str) -> bool:
+        asked.append(term)
+        return term != "радиолокатор"
+
+    ranking = replace(RANKING, max_translations=1)
+    alternatives = expanded("radar", occurs=occurs, use_names=False, ranking=ranking)["radar"].alternatives
+    everything = [t.text for t in LEXICON.lookup(["radar"], "en")]
+    assert len(everything) >= 3 and everything[0] == "радиолокатор"
+    assert [(a.text, a.weight) for a in alternatives] == [(everything[1], RANKING.translation_weight)]
+    # the best sense's forms, none of which occurs, then the next sense's first form, which does
+    assert asked == [*query_forms(everything[0]), query_forms(everything[1])[0]]
