@@ -3,11 +3,14 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search import Index
+from search.analysis import fold
+from search.languages.characters import LETTER_RUN
 from search.query.parser import parse
-from search.ranking.alignment import aligned_words
+from search.ranking.alignment import PassageWords, aligned_words
 from search.searcher import align
 
 
@@ -101,3 +104,18 @@ def test_an_index_without_vocabulary_aligns_nothing(seeds_index: Index, tmp_path
     copy = Index(tmp_path / "index")
     assert _align(copy, "air defense systems", _passages(copy)) == {}
     assert copy.search("air defense systems").hits  # and the query still answers
+
+
+def test_passage_words_looked_up_together_are_each_passages_own(seeds_index: Index) -> None:
+    """A passage's rows are the same whether its words are looked up alone or beside others', and
+    name words of the passage."""
+    passages = list(_passages(seeds_index).values())[:40]
+    with seeds_index._snapshots.acquire() as snapshot:
+        vocabularies = snapshot.vocabularies
+        together = PassageWords(vocabularies).rows(passages)
+        alone = [PassageWords(vocabularies).rows([text])[0] for text in passages]
+        assert len(together) == len(passages) and sum(len(rows) for per in together for rows in per) > 200
+        for text, a, b in zip(passages, together, alone):
+            assert len(a) == len(b) == len(vocabularies) and all(np.array_equal(x, y) for x, y in zip(a, b))
+            named = {known.words[row] for known, rows in zip(vocabularies.values(), a) for row in rows.tolist()}
+            assert named <= set(LETTER_RUN.findall(fold(text)))

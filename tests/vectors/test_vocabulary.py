@@ -128,6 +128,9 @@ def test_saved_words_are_mapped_and_each_found_at_its_row(tmp_path: Path) -> Non
         assert loaded.row("варшавa") is None and loaded.row("war") is None and loaded.row("") is None
         assert loaded.row(saved[0] + "\x00") is None and loaded.row(saved[0] * 20) is None
         assert np.array_equal(loaded.matrix[loaded.row(saved[2])], vectors[2])
+        asked = [*reversed(saved), "варшавa", "war", "", saved[0] + "\x00", saved[0] * 20, "zzzz", "яя"]
+        assert loaded.words.rows(asked) == [loaded.row(word) for word in asked]  # all in one search
+        assert loaded.words.rows([]) == []
 
 
 def test_a_run_writes_again_a_vocabulary_kept_as_a_json_list(tmp_path: Path) -> None:
