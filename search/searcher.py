@@ -28,7 +28,7 @@ from .query.repair import Correction, Repaired, repair
 from .query.translate import Expanded, Translator, expansions
 from .ranking import alignment
 from .ranking.fusion import DeepMatch, Fused, fuse
-from .ranking.highlight import Span, matched_spans
+from .ranking.highlight import Highlighter, Span
 from .ranking.scoring import Unsupported
 from .snapshot import Coverage, Snapshot
 from .storage.schema import EXACT, KEY, LANG
@@ -203,8 +203,8 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
                             [item.docnum for item in best])
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
                       deep=matches, deep_share=share, limit=limit)
-    terms = query.all_terms()
-    hits = [_hit(rank, item, snapshot.stored(item.docnum), terms) for rank, item in enumerate(ranked, 1)]
+    highlighter = Highlighter(query.all_terms())
+    hits = [_hit(rank, item, snapshot.stored(item.docnum), highlighter) for rank, item in enumerate(ranked, 1)]
     if len(snapshot.parts) > 1:
         hits = [replace(hit, index=str(snapshot.parts[snapshot.index_of(item.docnum)][0].path))
                 for hit, item in zip(hits, ranked)]
@@ -277,9 +277,9 @@ def align(snapshot: Snapshot, words: Sequence[str], docnums: list[int]) -> dict[
                             lambda word: snapshot.scorer.idf(EXACT, fold(word)))
 
 
-def _hit(rank: int, item: Fused, stored: dict, terms) -> Hit:  # type: ignore[no-untyped-def]
+def _hit(rank: int, item: Fused, stored: dict, highlighter: Highlighter) -> Hit:
     return Hit(rank=rank, score=item.score, doc=stored["doc"], passage=stored["passage"],
                lang=stored["lang"], text=stored["text"], start=stored["start"], end=stored["end"],
                line=stored.get("line", 1), page=stored.get("page"),
-               highlights=tuple(matched_spans(stored["text"], terms)), parts=item, key=stored[KEY],
+               highlights=tuple(highlighter.spans(stored["text"])), parts=item, key=stored[KEY],
                member=stored.get("member"))

@@ -9,22 +9,48 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..analysis import word_terms, words
+from ..analysis import word_terms
+from ..languages.characters import WORD, split_compound
 from ..storage.schema import BODY, EXACT, NAMES
 
 Span = tuple[int, int]
 
 
-def matched_spans(text: str, terms: Iterable[tuple[str, str]]) -> list[Span]:
-    """Spans of ``text`` whose words match (field, term) pairs; hyphenated parts separately."""
-    by_field: dict[str, set[str]] = {}
-    for field, term in terms:
-        by_field.setdefault(field, set()).add(term)
-    body, exact, names = (by_field.get(f, set()) for f in (BODY, EXACT, NAMES))
-    spans: list[Span] = []
-    for word in words(text):
-        lemmas, form, keys = word_terms(word.text)
-        if form in exact or body.intersection(lemmas) or names.intersection(keys):
-            if not spans or word.start >= spans[-1][1]:
-                spans.append((word.start, word.end))
-    return spans
+class Highlighter:
+    """The matched words of a query's hits: one per query, which decides each word form once
+    for all its hits (their words recur: half of ten news passages' words are repeats)."""
+
+    def __init__(self, terms: Iterable[tuple[str, str]]) -> None:
+        by_field: dict[str, set[str]] = {}
+        for field, term in terms:
+            by_field.setdefault(field, set()).add(term)
+        self._body, self._exact, self._names = (frozenset(by_field.get(f, ())) for f in (BODY, EXACT, NAMES))
+        self._decided: dict[str, bool] = {}
+
+    def matches(self, word: str) -> bool:
+        """Whether a word (as a text holds it) is indexed as one of the query's terms."""
+        found = self._decided.get(word)
+        if found is None:
+            lemmas, form, keys = word_terms(word)
+            found = self._decided[word] = (form in self._exact or not self._body.isdisjoint(lemmas)
+                                           or not self._names.isdisjoint(keys))
+        return found
+
+    def spans(self, text: str) -> list[Span]:
+        """Spans of ``text`` whose words match: a hyphenated word whole, else its parts that do."""
+        spans: list[Span] = []
+        for match in WORD.finditer(text):
+            surface, start, end = match.group(), match.start(), match.end()
+            if spans and start < spans[-1][1]:
+                continue
+            if self.matches(surface):
+                spans.append((start, end))
+                continue
+            parts = split_compound(surface)
+            if len(parts) > 1:
+                for part in parts:
+                    if self.matches(part):
+                        spans.append((start, start + len(part)))
+                    start += len(part) + 1
+        return spans
+
