@@ -157,20 +157,17 @@ class Snapshot:
     def word_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of words and short terms: the vocabulary's rows where it has them."""
         rows = np.zeros((len(texts), embeddings.DIM), dtype=np.float32)
-        missing = []
-        found: dict[str, tuple[list[int], list[int]]] = {}  # language -> (positions, vocabulary rows)
+        by_language: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            lang = script_of(text) or "en"
-            known = self.vocabularies.get(lang)
-            row = known.row(text) if known else None
-            if row is None:
-                missing.append(i)
-            else:
-                positions, vocabulary_rows = found.setdefault(lang, ([], []))
-                positions.append(i)
-                vocabulary_rows.append(row)
-        for lang, (positions, vocabulary_rows) in found.items():  # one gather a language
-            rows[positions] = self.vocabularies[lang].matrix[vocabulary_rows]  # type: ignore[index]
+            by_language.setdefault(script_of(text) or "en", []).append(i)
+        missing = []
+        for lang, positions in by_language.items():  # one search and one gather a language
+            known = self.vocabularies.get(lang)  # type: ignore[call-overload]
+            found = known.words.rows([texts[i] for i in positions]) if known else [None] * len(positions)
+            missing += [i for i, row in zip(positions, found) if row is None]
+            kept = [(i, row) for i, row in zip(positions, found) if row is not None]
+            if kept:
+                rows[[i for i, _ in kept]] = known.matrix[[row for _, row in kept]]  # type: ignore[union-attr]
         if missing:
             rows[missing] = self._word_vectors.get([texts[i] for i in missing])
         return rows

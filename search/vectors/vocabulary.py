@@ -21,7 +21,6 @@ import os
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -82,19 +81,23 @@ class ListedWords(Words):
         return self._rows.get(word)
 
 
+_UNSEEN = object()
+
+
 class MappedWords(Words):
     """Words as ``save`` writes them, memory-mapped: sorted, as fixed-width UTF-8
     (``{lang}.sorted.npy``), with each one's row (``{lang}.order.npy``).
 
     Opening them decodes and hashes nothing: a JSON list of 30,000 words a language and a dict
-    of their rows took 20-30 ms of a first query. A look-up is one binary search (2 µs), memoised.
+    of their rows took 20-30 ms of a first query. Look-ups are binary searches, memoised (MEMORY
+    words, then afresh); the words a query meets first are searched together (``rows``).
     """
 
     def __init__(self, ordered: np.ndarray, order: np.ndarray) -> None:
         self._sorted, self._order = ordered, order
         self._position = np.empty_like(order)
         self._position[order] = np.arange(len(order), dtype=order.dtype)
-        self.row = lru_cache(maxsize=MEMORY)(self._row)  # type: ignore[method-assign]
+        self._known: dict[str, int | None] = {}
 
     def __len__(self) -> int:
         return len(self._order)
@@ -107,16 +110,27 @@ class MappedWords(Words):
     def __iter__(self) -> Iterator[str]:
         return iter([word.decode("utf-8") for word in self._sorted[self._position]])
 
-    def _row(self, word: str) -> int | None:
-        if "\x00" in word:  # fixed-width bytes compare without their trailing NULs
-            return None
-        encoded = word.encode("utf-8")
-        at = int(self._sorted.searchsorted(encoded))
-        return int(self._order[at]) if at < len(self._sorted) and self._sorted[at] == encoded else None
+    def row(self, word: str) -> int | None:
+        found = self._known.get(word, _UNSEEN)
+        return self.rows([word])[0] if found is _UNSEEN else found  # type: ignore[return-value]
 
     def rows(self, words: Sequence[str]) -> list[int | None]:
-        """One binary search for all the words (a passage's new words cost 5 µs each one by one)."""
-        if not words or not len(self._sorted):
+        """Each word's row, if the vocabulary has it: the words not met before in one binary
+        search (looked up one by one, a passage's new words took 5 µs each). Safe beside other
+        threads: each reads the memo once a word, and may only find it emptied."""
+        known = self._known
+        found = {word: known.get(word, _UNSEEN) for word in words}
+        new = [word for word, row in found.items() if row is _UNSEEN]
+        if new:
+            searched = dict(zip(new, self._search(new)))
+            found.update(searched)
+            if len(known) + len(new) > MEMORY:
+                known.clear()
+            known.update(searched)
+        return [found[word] for word in words]  # type: ignore[misc]
+
+    def _search(self, words: list[str]) -> list[int | None]:
+        if not len(self._sorted):
             return [None] * len(words)
         width = self._sorted.dtype.itemsize
         encoded = [word.encode("utf-8") for word in words]

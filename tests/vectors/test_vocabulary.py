@@ -131,6 +131,11 @@ def test_saved_words_are_mapped_and_each_found_at_its_row(tmp_path: Path) -> Non
         asked = [*reversed(saved), "варшавa", "war", "", saved[0] + "\x00", saved[0] * 20, "zzzz", "яя"]
         assert loaded.words.rows(asked) == [loaded.row(word) for word in asked]  # all in one search
         assert loaded.words.rows([]) == []
+        searched: list[list[str]] = []
+        search = loaded.words._search
+        loaded.words._search = lambda words: searched.append(list(words)) or search(words)  # type: ignore[method-assign]
+        assert loaded.words.rows([saved[0], "новое", saved[1], "новое"]) == [0, None, 1, None]
+        assert searched == [["новое"]]  # the words met before are remembered, with their absence
 
 
 def test_a_run_writes_again_a_vocabulary_kept_as_a_json_list(tmp_path: Path) -> None:
