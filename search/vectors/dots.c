@@ -196,6 +196,41 @@ int dots_estimates(const int8_t *rows, const float *row_scales, int64_t n, int d
     return isa;
 }
 
+/* ---- each row's k best columns (a vocabulary's shortlists, from its estimates) ----
+ *
+ * out[j][0..k): the columns of the k highest of scores[j][0..n), in no order, for each of the m
+ * rows (k <= n). A min-heap of the k best so far, whose root a score must beat: one compare for
+ * nearly every column, where numpy's blocks' maxima and partitions took three passes. Of equal
+ * scores the lower columns are kept. Returns 0, or -1 for a k out of range. */
+static void sift_down(int64_t *heap, int k, const float *row, int at) {
+    for (;;) {
+        int low = at, left = 2 * at + 1, right = left + 1;
+        if (left < k && (row[heap[left]] < row[heap[low]] || (row[heap[left]] == row[heap[low]] && heap[left] > heap[low]))) low = left;
+        if (right < k && (row[heap[right]] < row[heap[low]] || (row[heap[right]] == row[heap[low]] && heap[right] > heap[low]))) low = right;
+        if (low == at) return;
+        int64_t swap = heap[at];
+        heap[at] = heap[low];
+        heap[low] = swap;
+        at = low;
+    }
+}
+
+int dots_best(const float *scores, int64_t n, int m, int k, int64_t *out) {
+    if (k <= 0 || k > n) return -1;
+    for (int j = 0; j < m; j++) {
+        const float *row = scores + (size_t)j * n;
+        int64_t *heap = out + (size_t)j * k;
+        for (int i = 0; i < k; i++) heap[i] = i;
+        for (int at = k / 2 - 1; at >= 0; at--) sift_down(heap, k, row, at);
+        for (int64_t i = k; i < n; i++)
+            if (row[i] > row[heap[0]]) {
+                heap[0] = i;
+                sift_down(heap, k, row, 0);
+            }
+    }
+    return 0;
+}
+
 /* ---- passages' similarities to one query, over runs of rows (``stored.SegmentVectors``) ----
  *
  * For each span [start, stop) of rows: a row's similarity is the mean of its passage's dot with

@@ -4,7 +4,9 @@ The estimate of a query word's similarity to every vocabulary word reads all of 
 coordinates; as float32 that is 30 MB a language, and numpy's product is bound by memory
 speed. Stored as int8 (``quantized``: symmetric, a scale per row) they are a quarter of the
 bytes, and ``dots.c`` multiplies them with the query words' own int8 coordinates in one pass
-(AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes).
+(AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes), and
+picks each query word's shortlist from the estimates (``Kernel.best``: one pass with a heap,
+where numpy's partitions took three; a headline's neighbours 2.3 ms instead of 3.4).
 
 It also estimates a segment's passages' similarities to a query over runs of rows in one call
 (``Kernel.spans``, for ``stored.SegmentVectors.span_estimates``), so that e5's nearest passages,
@@ -50,7 +52,10 @@ class Kernel:
         if isa not in ISA:
             raise RuntimeError("dots: the CPU has neither AVX2 nor AVX-512 VNNI")
         self._lib, self._max_isa, self.isa = lib, max_isa, ISA[isa]
-        self._spans = getattr(lib, "dots_spans", None)  # not in a library built from an older dots.c
+        self._best = getattr(lib, "dots_best", None)  # not in a library built from an older dots.c
+        if self._best is not None:
+            self._best.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+        self._spans = getattr(lib, "dots_spans", None)
         if self._spans is not None:
             pointer, size = ctypes.c_void_p, ctypes.c_int64
             self._spans.argtypes = [pointer, pointer, pointer, size, size, pointer, pointer, size, pointer, ctypes.c_int]
@@ -104,6 +109,19 @@ class Kernel:
                                     codes.ctypes.data, scales.ctypes.data, len(codes), out.ctypes.data,
                                     self._max_isa) < 0:
             raise ValueError(f"dots: {rows.shape[1]} dimensions (a multiple of 16 up to 1024 are taken)")
+        return out
+
+
+    def best(self, scores: np.ndarray, k: int) -> np.ndarray | None:
+        """The columns of each row's ``k`` highest scores, in no order ((rows, k) int64; the lower
+        columns of equal scores); None where the library has no ``dots_best`` or k is not below
+        the columns."""
+        rows, columns = scores.shape
+        if self._best is None or not 0 < k < columns:
+            return None
+        scores = np.ascontiguousarray(scores, dtype=np.float32)
+        out = np.empty((rows, k), dtype=np.int64)
+        self._best(scores.ctypes.data, columns, rows, k, out.ctypes.data)
         return out
 
 

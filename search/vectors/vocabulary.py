@@ -234,7 +234,9 @@ class Vocabulary:
             # The words' side on the left: BLAS then reads the 30 MB of coordinates once, in order,
             # without first copying them into panels (8 ms a query on one thread against 12).
             estimates = (coordinates @ projected.T).T
-        shortlists = _best_columns(estimates, SHORTLIST)
+        shortlists = kernel.best(estimates, SHORTLIST) if kernel is not None else None
+        if shortlists is None:
+            shortlists = _best_columns(estimates, SHORTLIST)
         result = []
         for vector, chosen in zip(vectors, shortlists):
             exact = self.matrix[chosen] @ vector

@@ -237,6 +237,29 @@ def test_the_best_columns_are_those_a_partition_of_each_whole_row_finds(columns:
     assert columns - 1 in found[3]
 
 
+@pytest.mark.parametrize("columns", [49, 64 * 48 * 4 + 1, 64 * 300 + 17])
+def test_the_kernels_best_columns_are_those_a_partition_finds_the_lower_of_equal_ones(columns: int) -> None:
+    import numpy as np
+
+    from search.vectors import dots
+
+    kernel = dots.kernel()
+    if kernel is None:
+        pytest.skip("no dots kernel here")
+    rng = np.random.default_rng(columns)
+    scores = rng.standard_normal((10, columns)).astype(np.float32)
+    scores[3, -1] = 9.0
+    k = vocabulary.SHORTLIST
+    found = kernel.best(scores, k)
+    expected = np.argpartition(scores, -k, axis=1)[:, -k:]
+    assert found is not None and found.shape == (10, k)
+    assert [sorted(row) for row in found.tolist()] == [sorted(row) for row in expected.tolist()]
+    equal = np.zeros((2, columns), dtype=np.float32)
+    equal[0, 20:] = 1.0
+    assert [sorted(row) for row in kernel.best(equal, 10).tolist()] == [list(range(20, 30)), list(range(10))]
+    assert kernel.best(scores, columns) is None and kernel.best(scores, 0) is None  # numpy's part
+
+
 def _large_vocabulary(folder: Path, seed: int) -> tuple[list[str], Any]:
     """A saved vocabulary large enough to be searched through its projection: unit vectors of a 64-d
     subspace, so the projection holds them whole and its estimates differ by quantization alone,
