@@ -253,6 +253,8 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
             report.removed += 1
     if writer.pending:
         writer.commit()
+    if work:
+        russian.freeze_kept()  # the lemmas of the words the run met, for queries
 
 
 def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterator[list]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.files import MachineCache, is_mapped, mapped, release
+from search import files
+from search.files import FrozenTable, MachineCache, is_mapped, mapped, release
 
 ARRAYS = [np.arange(12, dtype=np.float32).reshape(3, 4), np.zeros((0, 512), np.float32), np.array(3.5),
           np.array([b"ab", "ёлка".encode()]), np.arange(6, dtype=">i8").reshape(2, 3), np.arange(5, dtype=np.int32)]
@@ -49,3 +50,39 @@ def test_a_machine_cache_keeps_what_one_writes_for_another_to_read(tmp_path: Pat
     assert reader.read(["город", "река", "море"]) == {"город": "city", "река": "river"}
     path.write_bytes(b"not a database" * 100)
     assert MachineCache(path).read(["город"]) == {} and not path.exists()  # damaged: started afresh
+
+
+def test_a_frozen_table_gives_each_keys_value_and_nothing_for_others(tmp_path: Path) -> None:
+    items = [("договорах", "договор"), ("ёлка", "ёлка\tёлок"), ("city", ""), ("a b", "c\td")]
+    items += [(f"w{i}", f"v{i}") for i in range(500)]
+    np.save(tmp_path / "t.npy", FrozenTable.layout([*items, ("nul\x00key", "left out")]), allow_pickle=False)
+    table = FrozenTable(mapped(tmp_path / "t.npy"))
+    assert table.count == len(items)
+    assert all(table.get(key) == value for key, value in items)
+    assert [table.get(key) for key in ("", "договора", "w500", "nul\x00key", "ёлк")] == [None] * 5
+    assert FrozenTable(FrozenTable.layout([])).get("x") is None
+    data = FrozenTable.layout(items)
+    with pytest.raises(ValueError):
+        FrozenTable(data[:-1])  # entries cut short
+
+
+def test_a_frozen_machine_cache_is_read_first_and_sqlite_for_the_rest(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "FREEZE_AFTER", 3)
+    path = tmp_path / "lemmas.sqlite"
+    cache = MachineCache(path)
+    cache.write([("город", "город"), ("реки", "река")])
+    cache.freeze()  # none there yet: laid out whatever the rows
+    assert FrozenTable(mapped(cache.frozen_path)).count == 2
+    cache.write([("морях", "море"), ("лесов", "лес")])
+    cache.freeze()  # two rows beyond it: fewer than FREEZE_AFTER, left as it is
+    assert FrozenTable(mapped(cache.frozen_path)).count == 2
+    reader = MachineCache(path)
+    assert reader.read(["город", "морях", "небо"]) == {"город": "город", "морях": "море"}  # the rest from SQLite
+    cache.write([("полей", "поле")])
+    cache.freeze()
+    assert FrozenTable(mapped(cache.frozen_path)).count == 5
+    path.unlink()  # the frozen table alone answers what it holds
+    assert MachineCache(path).read(["реки", "полей", "небо"]) == {"реки": "река", "полей": "поле"}
+    cache.frozen_path.write_bytes(cache.frozen_path.read_bytes()[:100])
+    assert MachineCache(path).read(["реки"]) == {}  # a damaged one is not read

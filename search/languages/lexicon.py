@@ -166,6 +166,7 @@ def load(folder: Path | None = None) -> Lexicon:
         return stored
     with russian.analysed_afresh():  # its words' lemmas are kept: queries check translations by them
         lexicon = _compiled(stamp)
+    russian.freeze_kept()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))

@@ -144,6 +144,12 @@ def _keep() -> None:
         _fresh.clear()
 
 
+def freeze_kept() -> None:
+    """Lay the lemmas the machine keeps out for queries (``MachineCache.freeze``): once an indexing
+    run's segments are built, and once a lexicon is compiled, not by each worker's segment."""
+    _kept().freeze()
+
+
 _CASE_ENDING = re.compile(r"(?:ами|ями|ого|его|ому|ему|ой|ей|ом|ем|ах|ях|ов|ев|ам|ям|а|я|у|ю|е|ы|и|о)$")
 
 

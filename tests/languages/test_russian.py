@@ -102,10 +102,13 @@ def test_a_query_analyses_a_word_the_machine_lacks_and_keeps_nothing(own_cache: 
 def test_a_damaged_cache_of_lemmas_is_started_afresh(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with russian.analysed_afresh():
         russian.lemmas("договорах")
+    russian.freeze_kept()  # as an indexing run does at its end
     kept = next(own_cache.rglob("lemmas-*.sqlite"))
+    frozen = next(own_cache.rglob("lemmas-*.sqlite.frozen.npy"))  # what queries read first
     kept.write_bytes(b"not a database" * 100)
+    frozen.write_bytes(frozen.read_bytes()[:-7])
     _forget()
-    russian._kept_in.cache_clear()  # another process, opening it now
+    russian._kept_in.cache_clear()  # another process, opening them now
     assert russian.lemmas("договорах") == ("договор",)  # from pymorphy3 again
     assert not kept.exists()  # the damaged file is gone
     _forget()
