@@ -111,6 +111,27 @@ def _hash(encoded: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
 
 
+def _frozen_at(path: Path) -> FrozenTable | None:
+    """The frozen table in a file, or None where there is none or it is unreadable."""
+    try:
+        return FrozenTable(mapped(path))
+    except (OSError, ValueError):
+        return None
+
+
+def read_only(path: Path, immutable: bool = False) -> sqlite3.Connection:
+    """A connection that reads an SQLite file through a map of its pages (``MAPPED_BYTES``);
+    ``immutable`` for a file only ever renamed into place, which SQLite then need not lock."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
+                                 uri=True, check_same_thread=False)
+    try:
+        connection.execute(f"PRAGMA mmap_size = {MAPPED_BYTES}")
+    except sqlite3.Error:
+        connection.close()
+        raise
+    return connection
+
+
 FREEZE_AFTER = 2000
 """Rows a machine cache may hold beyond its frozen table before ``freeze`` lays it out again."""
 
@@ -155,9 +176,7 @@ class MachineCache:
                 return found
             try:
                 if self._reader is None:
-                    self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                                   check_same_thread=False)
-                    self._reader.execute(f"PRAGMA mmap_size = {MAPPED_BYTES}")
+                    self._reader = read_only(self.path)
                 for i in range(0, len(keys), 500):
                     chunk = keys[i:i + 500]
                     found.update(self._reader.execute(f"{self._select}({','.join('?' * len(chunk))})", chunk))
@@ -171,23 +190,16 @@ class MachineCache:
     def _open_frozen(self) -> FrozenTable | None:
         """The frozen table, mapped once a process; None where there is none or it is unreadable."""
         if self._frozen is False:
-            try:
-                self._frozen = FrozenTable(mapped(self.frozen_path))
-            except (OSError, ValueError):
-                self._frozen = None
+            self._frozen = _frozen_at(self.frozen_path)
         return self._frozen  # type: ignore[return-value]
 
     def freeze(self) -> None:
         """Lay the table's text values out as a frozen table beside it, if it has FREEZE_AFTER rows
         or more beyond the frozen table there (a stale one only sends more reads to SQLite)."""
         try:
-            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-                rows = db.execute(self._count).fetchone()[0]
-                try:
-                    frozen = FrozenTable(mapped(self.frozen_path)).count
-                except (OSError, ValueError):
-                    frozen = -FREEZE_AFTER
-                if rows - frozen < FREEZE_AFTER:
+            with closing(read_only(self.path)) as db:
+                frozen = _frozen_at(self.frozen_path)
+                if frozen is not None and db.execute(self._count).fetchone()[0] - frozen.count < FREEZE_AFTER:
                     return
                 table = FrozenTable.layout(db.execute(self._every))
             replace_path(self.frozen_path, lambda tmp: tmp.write_bytes(_npy(table)))
