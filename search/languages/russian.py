@@ -146,8 +146,10 @@ def _keep() -> None:
 
 def freeze_kept() -> None:
     """Lay the lemmas the machine keeps out for queries (``MachineCache.freeze``): once an indexing
-    run's segments are built, and once a lexicon is compiled, not by each worker's segment."""
-    _kept().freeze()
+    run's segments are built, and once a lexicon is compiled, not by each worker's segment. Within
+    ``analysed_afresh`` (a lexicon compiled while indexing) nothing: the new lemmas are not yet kept."""
+    if not _afresh:
+        _kept().freeze()
 
 
 _CASE_ENDING = re.compile(r"(?:ами|ями|ого|его|ому|ему|ой|ей|ом|ем|ах|ях|ов|ев|ам|ям|а|я|у|ю|е|ы|и|о)$")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from search import Index
+from search.files import FrozenTable, mapped
 from search.languages import russian
 
 
@@ -61,6 +62,18 @@ def test_kept_lemmas_are_read_back_without_pymorphy3(own_cache: Path, monkeypatc
     assert [russian.lemmas(word) for word in words] == found
     # A translation by a vocabulary neighbour is a lemma, and a query asks for its lemmas too.
     assert russian.lemmas("прение") == ("прение",)
+
+
+def test_the_kept_lemmas_are_laid_out_for_queries_once_kept(own_cache: Path) -> None:
+    with russian.analysed_afresh():
+        russian.lemmas("договорах")
+    with russian.analysed_afresh():
+        russian.lemmas("переговорах")
+        russian.freeze_kept()  # a lexicon compiled while indexing: its lemmas are not kept yet
+        assert not list(own_cache.rglob("*.frozen.npy"))
+    russian.freeze_kept()
+    (frozen,) = own_cache.rglob("lemmas-*.sqlite.frozen.npy")
+    assert FrozenTable(mapped(frozen)).get("переговорах") == "переговоры"
 
 
 def test_an_indexer_analyses_afresh_and_keeps_what_it_found(own_cache: Path,
@@ -134,6 +147,7 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_the_analysis(
 QUERY = """
 import sys
 from search import Index
+from search.files import FrozenTable, mapped
 with Index.open(sys.argv[1]) as index:
     hits = index.search(sys.argv[2], lang="ru").hits
 print(len(hits), "pymorphy3" in sys.modules, "rapidfuzz" in sys.modules)
