@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..analysis import word_terms
-from ..languages.characters import WORD, split_compound
+from ..analysis import word_terms, words
 from ..storage.schema import BODY, EXACT, NAMES
 
 Span = tuple[int, int]
@@ -39,18 +38,7 @@ class Highlighter:
     def spans(self, text: str) -> list[Span]:
         """Spans of ``text`` whose words match: a hyphenated word whole, else its parts that do."""
         spans: list[Span] = []
-        for match in WORD.finditer(text):
-            surface, start, end = match.group(), match.start(), match.end()
-            if spans and start < spans[-1][1]:
-                continue
-            if self.matches(surface):
-                spans.append((start, end))
-                continue
-            parts = split_compound(surface)
-            if len(parts) > 1:
-                for part in parts:
-                    if self.matches(part):
-                        spans.append((start, start + len(part)))
-                    start += len(part) + 1
+        for word in words(text):
+            if (not spans or word.start >= spans[-1][1]) and self.matches(word.text):
+                spans.append((word.start, word.end))
         return spans
-
