@@ -142,7 +142,7 @@ class Translator:
         for candidate in item.candidates:
             unique.setdefault(candidate.target, candidate)  # a dictionary sense beats a neighbour
         candidates = list(unique.values())
-        similar = rows and len(candidates) > 1
+        similar = bool(rows) and len(candidates) > 1
         rank = ((np.array([rows[c.text] for c in candidates]) @ rows[item.source]).tolist() if similar
                 else [c.weight for c in candidates])
         # Whether a candidate occurs costs look-ups of its lemmas and terms (20 µs for a new one):

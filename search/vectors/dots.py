@@ -111,7 +111,6 @@ class Kernel:
             raise ValueError(f"dots: {rows.shape[1]} dimensions (a multiple of 16 up to 1024 are taken)")
         return out
 
-
     def best(self, scores: np.ndarray, k: int) -> np.ndarray | None:
         """The columns of each row's ``k`` highest scores, in no order ((rows, k) int64; the lower
         columns of equal scores); None where the library has no ``dots_best`` or k is not below
