@@ -1,5 +1,5 @@
 """The compiled parts: the e5 engine for a query's vector (search/vectors/e5kernel.c), the
-vocabulary's int8 shortlist estimates (search/vectors/dots.c), the segmentation of a query
+vocabulary's int8 shortlist estimates and the passages' shortlists (search/vectors/dots.c), the segmentation of a query
 into the sentence encoder's pieces (search/vectors/lattice.c) and that encoder's forward pass
 for a query (search/vectors/encoder.c).
 

@@ -287,23 +287,16 @@ class PassageVectors:
         estimated where the segment has a projection (its best SHORTLIST_PER_HIT * k), else exact
         (every allowed row). A segment with lists is read in the lists nearest the query, one without
         in the runs of allowed rows."""
-        lists = found.projection.lists if found.projection is not None else None
-        if lists is not None:
-            read, values = found.listed(lists.probe(query @ found.projection.basis), query)  # type: ignore[union-attr]
-        else:
-            read = np.concatenate([np.arange(start, stop) for start, stop in spans])
-            if found.projection is not None:
-                values = found.span_estimates(query, spans)
-            else:
-                values = np.concatenate([found.similarities(query, start, stop) for start, stop in spans])
-        read, values = read[mask[read]], values[mask[read]]
+        keep = stored.SHORTLIST_PER_HIT * k
         if found.projection is None:
+            read = np.concatenate([np.arange(start, stop) for start, stop in spans])
+            values = np.concatenate([found.similarities(query, start, stop) for start, stop in spans])
             self._let_go(found)  # its full vectors were read
-        elif len(read) > stored.SHORTLIST_PER_HIT * k:
-            best = np.argpartition(-values, stored.SHORTLIST_PER_HIT * k - 1)[:stored.SHORTLIST_PER_HIT * k]
-            read, values = read[best], values[best]
-        order = np.argsort(read)
-        return read[order], values[order]
+            return stored.best_rows(read, values, mask, None)
+        if found.projection.lists is None:
+            return found.span_shortlist(query, spans, mask, keep)
+        return stored.best_rows(*found.listed(found.projection.lists.probe(query @ found.projection.basis), query),
+                                mask, keep)
 
     def _exact(self, found: stored.SegmentVectors, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
         """The exact similarities of some of a segment's rows, its full vectors let go of after."""

@@ -1,5 +1,6 @@
 /* dots.c - the vocabulary's shortlist estimates from int8 coordinates (see dots.py), and the
- * passages' projected similarities over runs of rows (dots_spans, at the end).
+ * passages' projected similarities over runs of rows and the exact ones of some rows
+ * (dots_shortlist and dots_exact, at the end).
  *
  * rows[n][dims] int8 (each row scaled by row_scales), queries[m][dims] int8
  * (scaled by query_scales); out[m][n] = row_scale * query_scale * <row, query>,
@@ -262,16 +263,23 @@ static float dot_plain(const float *a, const float *b, int64_t dims) {
     return sum;
 }
 
-/* out gets the similarities of the spans' rows, span after span; returns how many. */
-int64_t dots_spans(const float *passages, const float *sentences, const int32_t *owners, int64_t sentence_count,
-                   int64_t dims, const float *query, const int64_t *spans, int64_t span_count, float *out,
-                   int max_isa) {
-    float (*dot)(const float *, const float *, int64_t) = dot_plain;
+typedef float (*dot_fn)(const float *, const float *, int64_t);
+
+static dot_fn float_dot(int max_isa) {
 #ifdef DOTS_X86
     __builtin_cpu_init();
-    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) dot = dot_avx512;
-    else if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) dot = dot_avx2;
+    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return dot_avx512;
+    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_avx2;
 #endif
+    (void)max_isa;
+    return dot_plain;
+}
+
+/* out gets the similarities of the spans' rows, span after span; returns how many. */
+static int64_t spans_into(const float *passages, const float *sentences, const int32_t *owners, int64_t sentence_count,
+                          int64_t dims, const float *query, const int64_t *spans, int64_t span_count, float *out,
+                          int max_isa) {
+    const dot_fn dot = float_dot(max_isa);
     int64_t written = 0;
     for (int64_t s = 0; s < span_count; s++) {
         const int64_t start = spans[2 * s], stop = spans[2 * s + 1];
@@ -294,4 +302,147 @@ int64_t dots_spans(const float *passages, const float *sentences, const int32_t 
         written += stop - start;
     }
     return written;
+}
+
+/* ---- a segment's shortlist for the nearest passages (``snapshot.PassageVectors``) ----
+ *
+ * The spans' similarities as spans_into estimates them, of the rows ``allowed`` holds (a byte a
+ * row, nonzero for a live passage of the query's language), and of those the ``keep`` best (of
+ * equal ones the lower rows, as dots_best keeps): written as rows ascending, with their
+ * estimates. One call without the GIL, where numpy took some twenty that hold it between them
+ * while the caller's Python holds it too. Returns how many, or -1 where memory ran out. */
+static int compare_rows(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t dots_shortlist(const float *passages, const float *sentences, const int32_t *owners, int64_t sentence_count,
+                       int64_t dims, const float *query, const int64_t *spans, int64_t span_count,
+                       const uint8_t *allowed, int64_t keep, int64_t *out_rows, float *out_values, int max_isa) {
+    int64_t total = 0;
+    for (int64_t s = 0; s < span_count; s++) total += spans[2 * s + 1] - spans[2 * s];
+    float *estimates = malloc(sizeof(float) * (size_t)(total > 0 ? total : 1));
+    int64_t *row_of = malloc(sizeof(int64_t) * (size_t)(total > 0 ? total : 1));
+    int64_t *heap = malloc(sizeof(int64_t) * (size_t)(keep > 0 ? keep : 1));
+    if (!estimates || !row_of || !heap) {
+        free(estimates); free(row_of); free(heap);
+        return -1;
+    }
+    spans_into(passages, sentences, owners, sentence_count, dims, query, spans, span_count, estimates, max_isa);
+    int64_t at = 0;
+    for (int64_t s = 0; s < span_count; s++)
+        for (int64_t r = spans[2 * s]; r < spans[2 * s + 1]; r++) row_of[at++] = r;
+    /* heap[0..filled): indexes into estimates (ascending with rows), the worst at the root */
+    int64_t filled = 0;
+    for (int64_t i = 0; i < total; i++) {
+        if (!allowed[row_of[i]]) continue;
+        if (filled < keep) {
+            heap[filled++] = i;
+            if (filled == keep)
+                for (int64_t j = keep / 2 - 1; j >= 0; j--) sift_down(heap, (int)keep, estimates, (int)j);
+        } else if (keep > 0 && estimates[i] > estimates[heap[0]]) {
+            heap[0] = i;
+            sift_down(heap, (int)keep, estimates, 0);
+        }
+    }
+    qsort(heap, (size_t)filled, sizeof(int64_t), compare_rows);
+    for (int64_t j = 0; j < filled; j++) {
+        out_rows[j] = row_of[heap[j]];
+        out_values[j] = estimates[heap[j]];
+    }
+    free(estimates); free(row_of); free(heap);
+    return filled;
+}
+
+/* ---- the exact similarities of some rows, from the full vectors (float32 or float16) ----
+ *
+ * out[j]: the mean of row positions[j]'s dot with the query and its sentences' best (its own dot
+ * where it has none), as ``stored.SegmentVectors.exact`` defines it. float16 rows are widened
+ * 16 (AVX-512) or 8 (F16C) lanes at a time; a CPU with neither converts them one by one. */
+static float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) bits = sign | 0x7F800000 | (mantissa << 13);
+    else if (exponent) bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    else if (!mantissa) bits = sign;
+    else { /* subnormal: normalise */
+        int shift = 0;
+        uint32_t m = mantissa;
+        while (!(m & 0x400)) { m <<= 1; shift++; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((m & 0x3FF) << 13);
+    }
+    float value;
+    memcpy(&value, &bits, 4);
+    return value;
+}
+
+typedef float (*half_dot_fn)(const uint16_t *, const float *, int64_t);
+
+static float half_dot_plain(const uint16_t *a, const float *b, int64_t dims) {
+    float sum = 0;
+    for (int64_t i = 0; i < dims; i++) sum += half_to_float(a[i]) * b[i];
+    return sum;
+}
+
+#ifdef DOTS_X86
+__attribute__((target("avx512f"))) static float half_dot_avx512(const uint16_t *a, const float *b, int64_t dims) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= dims; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), acc);
+    float sum = _mm512_reduce_add_ps(acc);
+    for (; i < dims; i++) sum += half_to_float(a[i]) * b[i];
+    return sum;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float half_dot_avx2(const uint16_t *a, const float *b, int64_t dims) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= dims; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), acc);
+    float lanes[8], sum = 0;
+    _mm256_storeu_ps(lanes, acc);
+    for (int j = 0; j < 8; j++) sum += lanes[j];
+    for (; i < dims; i++) sum += half_to_float(a[i]) * b[i];
+    return sum;
+}
+#endif
+
+static half_dot_fn half_dot(int max_isa) {
+#ifdef DOTS_X86
+    __builtin_cpu_init();
+    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return half_dot_avx512;
+    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c")) return half_dot_avx2;
+#endif
+    (void)max_isa;
+    return half_dot_plain;
+}
+
+void dots_exact(const void *passages, const void *sentences, int half, const int32_t *owners, int64_t sentence_count,
+                int64_t dims, const float *query, const int64_t *positions, int64_t count, float *out, int max_isa) {
+    const dot_fn dot = float_dot(max_isa);
+    const half_dot_fn hdot = half_dot(max_isa);
+#define ROW_DOT(BASE, I) (half ? hdot((const uint16_t *)(BASE) + (I) * dims, query, dims) \
+                               : dot((const float *)(BASE) + (I) * dims, query, dims))
+    for (int64_t j = 0; j < count; j++) {
+        const int64_t row = positions[j];
+        const float own = ROW_DOT(passages, row);
+        int64_t lo = 0, hi = sentence_count; /* its first sentence */
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (owners[mid] < row) lo = mid + 1; else hi = mid;
+        }
+        if (lo < sentence_count && owners[lo] == row) {
+            float best = ROW_DOT(sentences, lo);
+            for (int64_t i = lo + 1; i < sentence_count && owners[i] == row; i++) {
+                const float value = ROW_DOT(sentences, i);
+                if (value > best) best = value;
+            }
+            out[j] = (own + best) / 2;
+        } else {
+            out[j] = own;
+        }
+    }
+#undef ROW_DOT
 }

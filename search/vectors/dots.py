@@ -8,13 +8,15 @@ bytes, and ``dots.c`` multiplies them with the query words' own int8 coordinates
 picks each query word's shortlist from the estimates (``Kernel.best``: one pass with a heap,
 where numpy's partitions took three; a headline's neighbours 2.3 ms instead of 3.4).
 
-It also estimates a segment's passages' similarities to a query over runs of rows in one call
-(``Kernel.spans``, for ``stored.SegmentVectors.span_estimates``), so that e5's nearest passages,
-read on e5's thread, do not wait for the GIL the caller's Python holds.
+It also reads passage vectors for ``stored.SegmentVectors``: a segment's shortlist of passages
+nearest a query, estimated from its projection over runs of rows (``Kernel.shortlist``), and the
+exact similarities of some rows from their float32 or float16 vectors (``Kernel.exact``), each in
+one call, so that e5's nearest passages, read on e5's thread, do not wait for the GIL the
+caller's Python holds.
 
 The library is optional: where it was not built, or the CPU has neither, ``kernel`` gives
-None and the vocabulary multiplies its float32 coordinates with numpy (and the runs are
-estimated one by one in numpy).
+None and the vocabulary multiplies its float32 coordinates with numpy (and passages are read
+with numpy).
 """
 
 from __future__ import annotations
@@ -55,43 +57,81 @@ class Kernel:
         self._best = getattr(lib, "dots_best", None)  # not in a library built from an older dots.c
         if self._best is not None:
             self._best.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-        self._spans = getattr(lib, "dots_spans", None)
-        if self._spans is not None:
-            pointer, size = ctypes.c_void_p, ctypes.c_int64
-            self._spans.argtypes = [pointer, pointer, pointer, size, size, pointer, pointer, size, pointer, ctypes.c_int]
-            self._spans.restype = size
+        pointer, size = ctypes.c_void_p, ctypes.c_int64
+        self._shortlist = getattr(lib, "dots_shortlist", None)
+        if self._shortlist is not None:
+            self._shortlist.argtypes = [pointer, pointer, pointer, size, size, pointer, pointer, size, pointer, size,
+                                        pointer, pointer, ctypes.c_int]
+            self._shortlist.restype = size
+        self._exact = getattr(lib, "dots_exact", None)
+        if self._exact is not None:
+            self._exact.argtypes = [pointer, pointer, ctypes.c_int, pointer, size, size, pointer, pointer, size, pointer,
+                                    ctypes.c_int]
+            self._exact.restype = None
 
     @property
-    def has_spans(self) -> bool:
-        """Whether the library has ``spans`` (one built from an older dots.c has not)."""
-        return self._spans is not None
+    def has_shortlist(self) -> bool:
+        """Whether the library has ``shortlist`` and ``exact`` (one built from an older dots.c has not)."""
+        return self._shortlist is not None and self._exact is not None
 
     @staticmethod
-    def takes(passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray) -> bool:
-        """Whether ``spans`` reads these as they are: C-ordered float32 vectors and int32 owners, as
-        the index writes them (anything else is estimated in numpy)."""
-        return (passages.dtype == sentences.dtype == np.float32 and owners.dtype == np.int32
+    def takes(passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, half: bool = False) -> bool:
+        """Whether ``shortlist`` (or with ``half``, ``exact``, which reads float16 too) reads these as
+        they are: C-ordered float32 vectors and int32 owners, as the index writes them (anything
+        else is read with numpy)."""
+        types = (np.float32, np.float16) if half else (np.float32,)
+        return (passages.dtype == sentences.dtype and passages.dtype in types and owners.dtype == np.int32
                 and passages.flags.c_contiguous and sentences.flags.c_contiguous and owners.flags.c_contiguous
                 and passages.ndim == sentences.ndim == 2 and passages.shape[1] == sentences.shape[1])
 
-    def spans(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
-              spans: Sequence[tuple[int, int]]) -> np.ndarray:
-        """The similarities of the rows of each span (start, stop) of ``passages`` to ``query``, as
-        ``stored.SegmentVectors`` defines them (the mean of the passage's dot and its sentences'
-        best; ``owners``: each sentence's row, ascending), span after span: float32 arrays, C-ordered."""
+    def _bounds(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
+                spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The spans as a C array, once the arrays are checked to be as ``shortlist`` reads them."""
         if not self.takes(passages, sentences, owners) or query.dtype != np.float32:
-            raise ValueError("dots: spans takes C-ordered float32 vectors and int32 owners")
+            raise ValueError("dots: shortlist takes C-ordered float32 vectors and int32 owners")
         if passages.shape[1] != query.shape[0]:
             raise ValueError(f"dots: passages {passages.shape}, sentences {sentences.shape}, query {query.shape}")
         bounds = np.ascontiguousarray(spans, dtype=np.int64).reshape(-1, 2)
         if len(bounds) and (bounds[:, 0].min() < 0 or bounds[:, 1].max() > len(passages)
                             or (bounds[:, 1] < bounds[:, 0]).any()):
             raise ValueError("dots: a span outside the passages")
+        return bounds
+
+    def shortlist(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
+                  spans: Sequence[tuple[int, int]], allowed: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+        """Of the rows of the spans that ``allowed`` (a bool a row) lets through, the ``keep`` best by
+        ``spans``' similarities (of equal ones the lower rows): their rows, ascending, and similarities."""
+        bounds = self._bounds(passages, sentences, owners, query, spans)
+        if allowed.dtype != np.bool_ or allowed.shape != (len(passages),) or not allowed.flags.c_contiguous:
+            raise ValueError("dots: shortlist takes a C-ordered bool a passage")
+        rows = np.empty(max(0, keep), dtype=np.int64)
+        values = np.empty(max(0, keep), dtype=np.float32)
+        assert self._shortlist is not None
         query = np.ascontiguousarray(query)
-        out = np.empty(int((bounds[:, 1] - bounds[:, 0]).sum()), dtype=np.float32)
-        assert self._spans is not None
-        self._spans(passages.ctypes.data, sentences.ctypes.data, owners.ctypes.data, len(owners), query.shape[0],
-                    query.ctypes.data, bounds.ctypes.data, len(bounds), out.ctypes.data, self._max_isa)
+        found = self._shortlist(passages.ctypes.data, sentences.ctypes.data, owners.ctypes.data, len(owners),
+                                query.shape[0], query.ctypes.data, bounds.ctypes.data, len(bounds),
+                                allowed.ctypes.data, max(0, keep), rows.ctypes.data, values.ctypes.data,
+                                self._max_isa)
+        if found < 0:
+            raise MemoryError("dots: shortlist")
+        return rows[:found], values[:found]
+
+    def exact(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
+              positions: np.ndarray) -> np.ndarray:
+        """The similarities of the rows at ``positions`` (``stored.SegmentVectors.exact``) from
+        float32 or float16 vectors, C-ordered as the index writes them."""
+        if not self.takes(passages, sentences, owners, half=True) or passages.shape[1] != query.shape[0] \
+                or len(sentences) != len(owners):
+            raise ValueError("dots: exact takes C-ordered float32 or float16 vectors and int32 owners")
+        positions = np.ascontiguousarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(passages)):
+            raise ValueError("dots: a position outside the passages")
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        out = np.empty(len(positions), dtype=np.float32)
+        assert self._exact is not None
+        self._exact(passages.ctypes.data, sentences.ctypes.data, int(passages.dtype == np.float16), owners.ctypes.data, len(owners),
+                    query.shape[0], query.ctypes.data, positions.ctypes.data, len(positions), out.ctypes.data,
+                    self._max_isa)
         return out
 
     def estimates(self, rows: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:

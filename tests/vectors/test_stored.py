@@ -118,15 +118,17 @@ def test_a_complete_large_segment_is_read_through_its_projection(tmp_path: Path,
     assert stored.load(tmp_path, "passages_small", SPACE).projection is None  # small: read in full
 
 
-def test_the_projection_estimates_of_runs_of_rows_are_the_same_in_dots_c_as_in_numpy(tmp_path: Path,
-                                                                                     monkeypatch) -> None:
-    """The runs a language's rows make are estimated in one call of dots.c, without the GIL; each
-    row as numpy estimates it run by run: passages with no sentence, one, or several, and runs
-    that are empty or cut between two passages' sentences."""
+def test_a_segments_shortlist_and_exact_similarities_are_the_same_in_dots_c_as_in_numpy(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """A segment's shortlist (its best rows by the projection's estimate, over the runs a language's
+    rows make, of the rows allowed) and the exact similarities of its rows are each one call of
+    dots.c, without the GIL; the same rows and similarities as numpy finds them: passages with no
+    sentence, one, or several, runs that are empty or cut between two passages' sentences, and
+    full vectors in float32 and in float16 (e5's)."""
     from search.vectors import dots
 
     kernel = dots.kernel()
-    if kernel is None or not kernel.has_spans:
+    if kernel is None or not kernel.has_shortlist:
         pytest.skip("dots.c is not built here")
     monkeypatch.setattr(stored, "PROJECT_FROM", 300)
     rng = np.random.default_rng(4)
@@ -135,21 +137,36 @@ def test_the_projection_estimates_of_runs_of_rows_are_the_same_in_dots_c_as_in_n
     sentences = rows[owners] + 0.1 * rng.standard_normal((len(owners), DIM)).astype(np.float32)
     saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
                            sentences.astype(np.float32), owners.astype(np.int32))
-    stored.save(tmp_path, "passages_big", saved, SPACE, complete=True)
-    loaded = stored.load(tmp_path, "passages_big", SPACE)
-    runs = [(0, 150), (150, 150), (151, 400), (int(owners[100]) + 1, int(owners[140])), (590, 600)]
+    half = stored.Space("half", DIM, np.float16, SPACE.projected_dims)
+    for space in (SPACE, half):
+        stored.save(tmp_path / space.folder, "passages_big", saved, space, complete=True)
+    loaded, loaded_half = (stored.load(tmp_path / space.folder, "passages_big", space) for space in (SPACE, half))
+    assert loaded_half.passages.dtype == np.float16
+    runs = [(0, 150), (150, 150), (151, 200), (int(owners[100]) + 1, int(owners[140])), (590, 600)]
+    assert all(stop <= start for (_, stop), (start, _) in zip(runs, runs[1:]))  # in order, apart, as a language's
+    allowed = rng.random(600) < 0.7
     for query in rows[[3, 200, 595]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
-        compiled = loaded.span_estimates(query, runs)
-        with monkeypatch.context() as without:
-            without.setattr(dots, "kernel", lambda: None)
-            expected = loaded.span_estimates(query, runs)
-        assert len(compiled) == sum(stop - start for start, stop in runs) == len(expected)
-        assert np.abs(compiled - expected).max() < 1e-5
+        positions = rng.choice(600, 80, replace=False)
+        for keep in (40, 600):
+            compiled = loaded.span_shortlist(query, runs, allowed, keep)
+            with monkeypatch.context() as without:
+                without.setattr(dots, "kernel", lambda: None)
+                expected = loaded.span_shortlist(query, runs, allowed, keep)
+                exact = [vectors.exact(positions, query) for vectors in (loaded, loaded_half)]
+            in_runs = sum(allowed[start:stop].sum() for start, stop in runs)
+            assert len(compiled[0]) == min(keep, in_runs) and allowed[compiled[0]].all()
+            assert np.array_equal(compiled[0], expected[0]) and (np.diff(compiled[0]) > 0).all()
+            assert np.abs(compiled[1] - expected[1]).max() < 1e-5
+        for vectors, expected_exact in zip((loaded, loaded_half), exact):
+            assert np.abs(vectors.exact(positions, query) - expected_exact).max() < 1e-5
     projection = loaded.projection
     assert not kernel.takes(projection.passages, projection.sentences, loaded.owners.astype(np.int64))  # numpy's
+    assert not kernel.takes(loaded_half.passages, loaded_half.sentences, loaded_half.owners)  # float16: exact only
     with pytest.raises(ValueError, match="span outside"):
-        kernel.spans(projection.passages, projection.sentences, loaded.owners,
-                     query @ projection.basis, [(590, 601)])
+        kernel.shortlist(projection.passages, projection.sentences, loaded.owners,
+                         query @ projection.basis, [(590, 601)], allowed, 10)
+    with pytest.raises(ValueError, match="position outside"):
+        kernel.exact(loaded.passages, loaded.sentences, loaded.owners, query, np.array([600]))
 
 
 def _clustered(count: int, seed: int) -> np.ndarray:
