@@ -265,15 +265,24 @@ static float dot_plain(const float *a, const float *b, int64_t dims) {
 
 typedef float (*dot_fn)(const float *, const float *, int64_t);
 
-static dot_fn float_dot(int max_isa) {
+/* Which of each kind of dot below runs here, at most max_isa: 2 AVX-512F, 1 AVX2 with FMA and F16C,
+ * 0 plain C. */
+static int dot_level(int max_isa) {
 #ifdef DOTS_X86
     __builtin_cpu_init();
-    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return dot_avx512;
-    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_avx2;
+    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return 2;
+    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c")) return 1;
 #endif
     (void)max_isa;
-    return dot_plain;
+    return 0;
 }
+
+#ifdef DOTS_X86
+#define BY_LEVEL(KIND, LEVEL) ((LEVEL) == 2 ? KIND##_avx512 : (LEVEL) == 1 ? KIND##_avx2 : KIND##_plain)
+#else
+#define BY_LEVEL(KIND, LEVEL) KIND##_plain
+#endif
 
 /* Rows of float32, or of int8 codes each scaled by its row's scale about a centre (``dots.Scaled``;
  * scales NULL for float32): a quarter of the bytes, and a segment's estimates are bound by memory
@@ -317,16 +326,6 @@ __attribute__((target("avx2,fma"))) static float code_dot_avx2(const int8_t *a, 
     return sum;
 }
 #endif
-
-static code_dot_fn code_dot(int max_isa) {
-#ifdef DOTS_X86
-    __builtin_cpu_init();
-    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return code_dot_avx512;
-    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return code_dot_avx2;
-#endif
-    (void)max_isa;
-    return code_dot_plain;
-}
 
 typedef struct {
     dot_fn dot;
@@ -388,7 +387,8 @@ int64_t dots_shortlist(const void *passages, const float *passage_scales, float 
                        int64_t *out_rows, float *out_values, int max_isa) {
     const rows_t passage_rows = {passages, passage_scales, passage_offset},
                  sentence_rows = {sentences, sentence_scales, sentence_offset};
-    const dotter_t d = {float_dot(max_isa), code_dot(max_isa), dims, query};
+    const int level = dot_level(max_isa);
+    const dotter_t d = {BY_LEVEL(dot, level), BY_LEVEL(code_dot, level), dims, query};
     int64_t total = 0;
     for (int64_t s = 0; s < span_count; s++) total += spans[2 * s + 1] - spans[2 * s];
     float *estimates = malloc(sizeof(float) * (size_t)(total > 0 ? total : 1));
@@ -478,21 +478,11 @@ __attribute__((target("avx2,fma,f16c"))) static float half_dot_avx2(const uint16
 }
 #endif
 
-static half_dot_fn half_dot(int max_isa) {
-#ifdef DOTS_X86
-    __builtin_cpu_init();
-    if (max_isa >= 2 && __builtin_cpu_supports("avx512f")) return half_dot_avx512;
-    if (max_isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-        && __builtin_cpu_supports("f16c")) return half_dot_avx2;
-#endif
-    (void)max_isa;
-    return half_dot_plain;
-}
-
 void dots_exact(const void *passages, const void *sentences, int half, const int32_t *owners, int64_t sentence_count,
                 int64_t dims, const float *query, const int64_t *positions, int64_t count, float *out, int max_isa) {
-    const dot_fn dot = float_dot(max_isa);
-    const half_dot_fn hdot = half_dot(max_isa);
+    const int level = dot_level(max_isa);
+    const dot_fn dot = BY_LEVEL(dot, level);
+    const half_dot_fn hdot = BY_LEVEL(half_dot, level);
 #define ROW_DOT(BASE, I) (half ? hdot((const uint16_t *)(BASE) + (I) * dims, query, dims) \
                                : dot((const float *)(BASE) + (I) * dims, query, dims))
     for (int64_t j = 0; j < count; j++) {

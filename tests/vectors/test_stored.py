@@ -145,20 +145,22 @@ def test_a_segments_shortlist_and_exact_similarities_are_the_same_in_dots_c_as_i
     runs = [(0, 150), (150, 150), (151, 200), (int(owners[100]) + 1, int(owners[140])), (590, 600)]
     assert all(stop <= start for (_, stop), (start, _) in zip(runs, runs[1:]))  # in order, apart, as a language's
     allowed = rng.random(600) < 0.7
+    kernels = [found for isa in (2, 1) if (found := dots.load(isa)) is not None]  # AVX-512, AVX2, where they run
     for query in rows[[3, 200, 595]] + 0.2 * rng.standard_normal((3, DIM)).astype(np.float32):
         positions = rng.choice(600, 80, replace=False)
-        for keep in (40, 600):
-            compiled = loaded.span_shortlist(query, runs, allowed, keep)
-            with monkeypatch.context() as without:
-                without.setattr(dots, "kernel", lambda: None)
-                expected = loaded.span_shortlist(query, runs, allowed, keep)
-                exact = [vectors.exact(positions, query) for vectors in (loaded, loaded_half)]
-            in_runs = sum(allowed[start:stop].sum() for start, stop in runs)
-            assert len(compiled[0]) == min(keep, in_runs) and allowed[compiled[0]].all()
-            assert np.array_equal(compiled[0], expected[0]) and (np.diff(compiled[0]) > 0).all()
-            assert np.abs(compiled[1] - expected[1]).max() < 1e-5
-        for vectors, expected_exact in zip((loaded, loaded_half), exact):
-            assert np.abs(vectors.exact(positions, query) - expected_exact).max() < 1e-5
+        with monkeypatch.context() as without:
+            without.setattr(dots, "kernel", lambda: None)
+            expected = {keep: loaded.span_shortlist(query, runs, allowed, keep) for keep in (40, 600)}
+            exact = [vectors.exact(positions, query) for vectors in (loaded, loaded_half)]
+        for each in kernels:
+            monkeypatch.setattr(dots, "kernel", lambda: each)
+            for keep, (rows_expected, values_expected) in expected.items():
+                found, values = loaded.span_shortlist(query, runs, allowed, keep)
+                in_runs = sum(allowed[start:stop].sum() for start, stop in runs)
+                assert len(found) == min(keep, in_runs) and allowed[found].all() and (np.diff(found) > 0).all()
+                assert np.array_equal(found, rows_expected) and np.abs(values - values_expected).max() < 1e-5
+            for vectors, expected_exact in zip((loaded, loaded_half), exact):
+                assert np.abs(vectors.exact(positions, query) - expected_exact).max() < 1e-5
     projection = loaded.projection
     assert not kernel.takes(projection.passages, projection.sentences, loaded.owners.astype(np.int64))  # numpy's
     assert not kernel.takes(loaded_half.passages, loaded_half.sentences, loaded_half.owners)  # float16: exact only
