@@ -17,6 +17,7 @@ their union would have built it: a query ranks as it would on that index.
 
 from __future__ import annotations
 
+import bisect
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,6 +64,7 @@ class Snapshot:
         segments = [segment for _, c in self.parts for segment in c.segments]
         leaves = reader.leaf_readers() if segments else []
         self.leaves = [Leaf(segment, leaf, docbase) for segment, (leaf, docbase) in zip(segments, leaves)]
+        self._docbases = [leaf.docbase for leaf in self.leaves]
         self._stores = [s for s, c in self.parts for _ in c.segments]
         """Each leaf's index."""
         self.scorer = Scorer(self.leaves, commit.schema, ranking)
@@ -78,8 +80,10 @@ class Snapshot:
             self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
-        """A record's stored fields."""
-        return self.searcher.stored_fields(docnum)
+        """A record's stored fields, from its segment's column: through whoosh's reader layers (and
+        their filter of fields a schema has dropped, which ours never does) twice as long."""
+        leaf = self.leaves[bisect.bisect_right(self._docbases, docnum) - 1]
+        return leaf.perdoc.stored_fields(docnum - leaf.docbase)
 
     def occurs(self, term: str) -> bool:
         """Whether a ``body`` term is in the index (translations that are not cannot match)."""
@@ -94,7 +98,7 @@ class Snapshot:
 
     def in_language(self, docnums: np.ndarray, lang: Lang) -> np.ndarray:
         """Which of these passages are in that language."""
-        return np.isin(docnums, self.passages(lang).docnums, assume_unique=True)
+        return self.scorer.holding(LANG, lang)[docnums]
 
     @cached_property
     def vectors(self) -> "PassageVectors":
