@@ -12,6 +12,7 @@ Everything a query reads comes from one snapshot.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Sequence
@@ -163,10 +164,11 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     dense = mechanisms.embeddings and parsed.natural and ranking.dense(words) > 0
     deep_coverage = snapshot.deep.coverage if dense else None
     deep_nearest = None
+    deep_vector: Future[np.ndarray] = Future()
     sentence = embeddings.QueryVector(parsed.text)
     if deep_coverage and deep_coverage.covered:
         snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
-        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence)
+        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence, deep_vector)
     if dense:
         embeddings.preload()  # it loads while the query is translated and scored
     # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query).
@@ -191,12 +193,15 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
                 # bench/short.py's tuning half rank exactly the same without them (and 10 ms sooner).
                 similarity = passage_vectors.nearest(query_vector, ranking.dense_candidates, lang,
                                                      spread=deep_nearest is None)
+            # The candidates' similarities while e5's thread still looks for its nearest passages:
+            # the tail after them is this thread's alone.
+            similarity.update(passage_vectors.of(query_vector, sorted(lexical.keys() - similarity.keys())))
             if deep_nearest is not None:
-                matches = _deep(snapshot, *deep_nearest.result(), lexical.keys() | similarity.keys(),
-                                detect_language(parsed.text))
+                vector = deep_vector.result()
+                known = snapshot.deep.of(vector, sorted(lexical.keys() | similarity.keys()))
+                matches = _deep(snapshot, vector, deep_nearest.result(), known, detect_language(parsed.text))
                 share = deep_coverage.covered / deep_coverage.passages  # type: ignore[union-attr]
-            others = sorted((lexical.keys() | matches.keys()) - similarity.keys())
-            similarity.update(passage_vectors.of(query_vector, others))
+            similarity.update(passage_vectors.of(query_vector, sorted(matches.keys() - similarity.keys())))
             best = fuse(lexical, similarity, {}, content_words=content, words=words, ranking=ranking, deep=matches,
                         deep_share=share, limit=max(limit, ranking.aligned_candidates))
             aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words),
@@ -213,24 +218,31 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     return Results(text, hits, expansions(root), dense, coverage, deep_coverage, repaired.corrections, repaired.text)
 
 
-def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None,
-                  sentence: embeddings.QueryVector) -> tuple[np.ndarray, dict[int, float]]:
-    """The query's deep vector and the passages (of ``lang``) nearest it: on e5's thread, beside
-    the lexical side (at a million passages the nearest take as long as the rest of the query).
-    Between the two, the query's sentence-encoder vector, unless the caller has begun it: after a
-    first meeting with a query's words the caller reaches it later than this thread does (at 1x,
-    226 of the 234 headlines of bench/performance.py), and the headline took 1 ms less than with
-    it computed after the nearest; after, the caller is sooner and computes it."""
-    vector = deep.query(text)
+def _deep_nearest(snapshot: Snapshot, text: str, lang: Lang | None, sentence: embeddings.QueryVector,
+                  vector_out: Future[np.ndarray]) -> dict[int, float]:
+    """The passages (of ``lang``) nearest the query's deep vector, which ``vector_out`` gets as soon
+    as it is computed: on e5's thread, beside the lexical side (at a million passages the nearest
+    take as long as the rest of the query). Between the two, the query's sentence-encoder vector,
+    unless the caller has begun it: after a first meeting with a query's words the caller reaches
+    it later than this thread does (at 1x, 226 of the 234 headlines of bench/performance.py), and
+    the headline took 1 ms less than with it computed after the nearest; after, the caller is
+    sooner and computes it."""
+    try:
+        vector = deep.query(text)
+    except BaseException as error:
+        vector_out.set_exception(error)  # the caller waits for it
+        raise
+    vector_out.set_result(vector)
     sentence.offer()
-    return vector, snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang, spread=False)
+    return snapshot.deep.nearest(vector, snapshot.ranking.deep_candidates, lang, spread=False)
 
 
-def _deep(snapshot: Snapshot, vector: np.ndarray, found: dict[int, float], candidates: set[int],
+def _deep(snapshot: Snapshot, vector: np.ndarray, found: dict[int, float], known: dict[int, float],
           query_lang: Lang) -> dict[int, DeepMatch]:
     """e5's similarities of the passages nearest the query's deep vector (``found``) and of the
-    other candidates that have deep vectors, and whether each is in the query's language."""
-    found = found | snapshot.deep.of(vector, sorted(candidates - found.keys()))
+    other candidates (``known``, those that have deep vectors), and whether each is in the query's
+    language."""
+    found = found | known
     docnums = np.fromiter(found, np.int64, len(found))
     same = snapshot.in_language(docnums, query_lang)
     return {docnum: DeepMatch(similarity, bool(is_same))
