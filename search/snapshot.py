@@ -39,7 +39,7 @@ from .ranking.fusion import RANKING, Ranking
 from .ranking.scoring import Leaf, Matches, Scorer
 from .storage.schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
 from .storage.store import Commit, Store
-from .vectors import deep, embeddings, stored, vocabulary
+from .vectors import deep, dots, embeddings, stored, vocabulary
 from .vectors.wordvectors import WordVectors
 
 
@@ -215,6 +215,7 @@ class PassageVectors:
         self.passages_of = passages_of
         self._masks: dict[Lang | None, list[np.ndarray]] = {}
         self._spans: dict[Lang | None, list[list[tuple[int, int]]]] = {}
+        self._tables: dict[Lang | None, tuple[np.ndarray, list[np.ndarray]] | None] = {}
         size = sum(found.passages.nbytes + found.sentences.nbytes for _, found in self.parts)
         self._release = size > KEEP_MAPPED_MB * 2**20
         live = self._allowed(None)
@@ -246,7 +247,34 @@ class PassageVectors:
     def prepare(self, lang: Lang | None) -> None:
         """Work out which rows a search of that language reads, so that ``nearest`` may then run on
         another thread: it needs the scorer (for the live passages), which is not thread-safe."""
-        self._spanned(lang)
+        self._table(lang)
+
+    def _table(self, lang: Lang | None) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """The segments of a language's search as ``dots.Kernel.nearest`` reads them in one call,
+        with the arrays it reads (kept while the table is); None unless each segment has codes (no
+        lists) and the kernel reads its arrays as they are. Made once a language."""
+        if lang in self._tables:
+            return self._tables[lang]
+        kernel = dots.kernel()
+        rows, kept = [], []
+        for (docnums, found), mask, spans in zip(self.parts, self._allowed(lang), self._spanned(lang)):
+            projection = found.projection
+            if not spans:
+                continue
+            if kernel is None or projection is None or not isinstance(projection.passages, dots.Scaled) \
+                    or not isinstance(projection.sentences, dots.Scaled):
+                rows = []
+                break
+            bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+            row = kernel.segment(projection.basis, projection.passages, projection.sentences, found.owners, bounds,
+                                 mask, found.passages, found.sentences, docnums)
+            if row is None:
+                rows = []
+                break
+            rows.append(row)
+            kept += [bounds, mask, docnums]
+        table = self._tables[lang] = (np.array(rows, dtype=np.uint64), kept) if rows else None
+        return table
 
     def nearest(self, query: np.ndarray, k: int, lang: Lang | None, *, spread: bool = True) -> dict[int, float]:
         """The k live passages (of that language) most similar to a query vector, with their
@@ -260,6 +288,15 @@ class PassageVectors:
         at 1x-4x and 4 ms at 16x (57.4 against 61.2) than read on every core."""
         parts = [(rows, found, mask, spans) for (rows, found), mask, spans
                  in zip(self.parts, self._allowed(lang), self._spanned(lang)) if spans]
+        table = None if spread else self._table(lang)
+        if table is not None:
+            kernel = dots.kernel()
+            assert kernel is not None
+            docnums, values = kernel.nearest(table[0], parts[0][1].projection.basis.shape[1], query,  # type: ignore[union-attr]
+                                             stored.SHORTLIST_PER_HIT * k, stored.SHORTLIST_TOTAL_PER_HIT * k, k)
+            for _, found, _, _ in parts:
+                self._let_go(found)
+            return dict(zip(docnums.tolist(), values.tolist()))
         spreading = _segments().map if spread else map
         listed = list(spreading(lambda part: self._shortlist(*part, query, k), parts))
         estimated = [i for i, (_, found, _, _) in enumerate(parts) if found.projection is not None]

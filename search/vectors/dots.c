@@ -21,6 +21,7 @@
  * dims accepted); the one rounding is the final float scaling.
  * Chosen at run time (__builtin_cpu_supports); no -march flags needed.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,4 +506,108 @@ void dots_exact(const void *passages, const void *sentences, int half, const int
         }
     }
 #undef ROW_DOT
+}
+
+/* ---- a snapshot's nearest passages to a query, every segment in one call ----
+ *
+ * For each segment: the query in its principal components, its shortlist (``dots_shortlist``)
+ * from its codes; across segments the keep_total best estimates; their exact similarities
+ * (``dots_exact``); and the k best, by similarity then docnum. What ``snapshot.PassageVectors``
+ * does segment by segment, in one call: on e5's thread, beside the caller's Python, each return
+ * from C waited for the GIL (six or so a query). A segment's fields are all 8 bytes, so that
+ * Python lays a table of them out as uint64 (``dots.Kernel.nearest``). */
+typedef struct {
+    const float *basis; /* (full_dims, dims) */
+    const int8_t *passage_codes;
+    const float *passage_scales;
+    const float *passage_centre;
+    const int8_t *sentence_codes;
+    const float *sentence_scales;
+    const float *sentence_centre;
+    const int32_t *owners;
+    int64_t sentence_count;
+    const int64_t *spans;
+    int64_t span_count;
+    const uint8_t *allowed;
+    const void *passages; /* full vectors, float16 or float32 */
+    const void *sentences;
+    int64_t half;
+    const int64_t *docnums; /* each row's docnum in the snapshot */
+    int64_t rows;
+} segment_t;
+
+typedef struct {
+    float value;
+    int64_t docnum;
+} found_t;
+
+static int compare_found(const void *a, const void *b) {
+    const found_t *x = a, *y = b;
+    if (x->value != y->value) return x->value > y->value ? -1 : 1;
+    return (x->docnum > y->docnum) - (x->docnum < y->docnum);
+}
+
+static int compare_descending(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static float plain_dot(const float *a, const float *b, int64_t dims) {
+    float sum = 0;
+    for (int64_t i = 0; i < dims; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+int64_t dots_nearest(const segment_t *segments, int64_t count, int64_t dims, int64_t full_dims, const float *query,
+                     int64_t keep, int64_t keep_total, int64_t k, int64_t *out_docnums, float *out_values,
+                     int max_isa) {
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)(count * keep + 1));
+    float *estimates = malloc(sizeof(float) * (size_t)(count * keep + 1));
+    int64_t *listed = malloc(sizeof(int64_t) * (size_t)(count + 1));
+    float *projected = malloc(sizeof(float) * (size_t)dims);
+    float *sorted = malloc(sizeof(float) * (size_t)(count * keep + 1));
+    found_t *found = malloc(sizeof(found_t) * (size_t)(count * keep + 1));
+    int64_t *positions = malloc(sizeof(int64_t) * (size_t)(keep + 1));
+    float *values = malloc(sizeof(float) * (size_t)(keep + 1));
+    int64_t result = -1;
+    if (!rows || !estimates || !listed || !projected || !sorted || !found || !positions || !values) goto done;
+    int64_t total = 0;
+    for (int64_t s = 0; s < count; s++) {
+        const segment_t *g = &segments[s];
+        for (int64_t j = 0; j < dims; j++) {
+            float sum = 0;
+            for (int64_t i = 0; i < full_dims; i++) sum += query[i] * g->basis[i * dims + j];
+            projected[j] = sum;
+        }
+        listed[s] = dots_shortlist(g->passage_codes, g->passage_scales, plain_dot(g->passage_centre, projected, dims),
+                                   g->sentence_codes, g->sentence_scales, plain_dot(g->sentence_centre, projected, dims),
+                                   g->owners, g->sentence_count, dims, projected, g->spans, g->span_count, g->allowed,
+                                   keep, rows + s * keep, estimates + s * keep, max_isa);
+        if (listed[s] < 0) goto done;
+        for (int64_t j = 0; j < listed[s]; j++) sorted[total++] = estimates[s * keep + j];
+    }
+    float floor = -INFINITY; /* of every segment's shortlist, the keep_total best are scored exactly */
+    if (total > keep_total && keep_total > 0) {
+        qsort(sorted, (size_t)total, sizeof(float), compare_descending);
+        floor = sorted[keep_total - 1];
+    }
+    int64_t scored = 0;
+    for (int64_t s = 0; s < count; s++) {
+        const segment_t *g = &segments[s];
+        int64_t n = 0;
+        for (int64_t j = 0; j < listed[s]; j++)
+            if (estimates[s * keep + j] >= floor) positions[n++] = rows[s * keep + j];
+        dots_exact(g->passages, g->sentences, (int)g->half, g->owners, g->sentence_count, full_dims, query, positions,
+                   n, values, max_isa);
+        for (int64_t j = 0; j < n; j++) found[scored++] = (found_t){values[j], g->docnums[positions[j]]};
+    }
+    qsort(found, (size_t)scored, sizeof(found_t), compare_found);
+    result = scored < k ? scored : k;
+    for (int64_t j = 0; j < result; j++) {
+        out_docnums[j] = found[j].docnum;
+        out_values[j] = found[j].value;
+    }
+done:
+    free(rows); free(estimates); free(listed); free(projected); free(sorted); free(found); free(positions); free(values);
+    return result;
 }

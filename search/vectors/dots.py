@@ -105,6 +105,11 @@ class Kernel:
             self._shortlist.argtypes = [pointer, pointer, real, pointer, pointer, real, pointer, size, size, pointer,
                                         pointer, size, pointer, size, pointer, pointer, ctypes.c_int]
             self._shortlist.restype = size
+        self._nearest = getattr(lib, "dots_nearest", None)
+        if self._nearest is not None:
+            self._nearest.argtypes = [pointer, size, size, size, pointer, size, size, size, pointer, pointer,
+                                      ctypes.c_int]
+            self._nearest.restype = size
         self._exact = getattr(lib, "dots_exact", None)
         if self._exact is not None:
             self._exact.argtypes = [pointer, pointer, ctypes.c_int, pointer, size, size, pointer, pointer, size, pointer,
@@ -163,6 +168,45 @@ class Kernel:
             raise MemoryError("dots: shortlist")
         return rows[:found], values[:found]
 
+    def segment(self, basis: np.ndarray, passages: Scaled, sentences: Scaled, owners: np.ndarray,
+                spans: np.ndarray, allowed: np.ndarray, full_passages: np.ndarray, full_sentences: np.ndarray,
+                docnums: np.ndarray) -> list[int] | None:
+        """One segment's row of the table ``nearest`` reads (``dots.c``'s segment_t), or None where
+        it does not read these as they are. The table holds their addresses: whoever keeps it keeps
+        the arrays too."""
+        dims = basis.shape[1] if basis.ndim == 2 else -1
+        if not (self._nearest is not None and basis.dtype == np.float32 and basis.flags.c_contiguous
+                and self.takes(passages, sentences, owners) and passages.shape[1] == dims
+                and self.takes(full_passages, full_sentences, owners, half=True)
+                and full_passages.shape == (len(passages), basis.shape[0]) and len(full_sentences) == len(owners)
+                and spans.dtype == np.int64 and spans.flags.c_contiguous and spans.ndim == 2 and spans.shape[1] == 2
+                and allowed.dtype == np.bool_ and allowed.shape == (len(passages),) and allowed.flags.c_contiguous
+                and docnums.dtype == np.int64 and docnums.shape == (len(passages),) and docnums.flags.c_contiguous
+                and len(owners) == len(sentences)):
+            return None
+        if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > len(passages) or (spans[:, 1] < spans[:, 0]).any()):
+            raise ValueError("dots: a span outside the passages")
+        return [_pointer(basis), _pointer(passages.codes), _pointer(passages.scales), _pointer(passages.centre),
+                _pointer(sentences.codes), _pointer(sentences.scales), _pointer(sentences.centre), _pointer(owners),
+                len(owners), _pointer(spans), len(spans), _pointer(allowed), _pointer(full_passages),
+                _pointer(full_sentences), int(full_passages.dtype == np.float16), _pointer(docnums), len(passages)]
+
+    def nearest(self, table: np.ndarray, dims: int, query: np.ndarray, keep: int, keep_total: int,
+                k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k rows of the table's segments (``segment``) nearest ``query``, by the similarity
+        ``exact`` gives, best first (equal ones by docnum): their docnums and similarities. Each
+        segment's ``keep`` best by its projection's estimate are shortlisted, and of those the
+        ``keep_total`` best estimates are scored exactly."""
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        table = np.ascontiguousarray(table, dtype=np.uint64)
+        docnums, values = np.empty(max(0, k), np.int64), np.empty(max(0, k), np.float32)
+        assert self._nearest is not None
+        found = self._nearest(_pointer(table), len(table), dims, len(query), _pointer(query), keep, keep_total, k,
+                              _pointer(docnums), _pointer(values), self._max_isa)
+        if found < 0:
+            raise MemoryError("dots: nearest")
+        return docnums[:found], values[:found]
+
     def exact(self, passages: np.ndarray, sentences: np.ndarray, owners: np.ndarray, query: np.ndarray,
               positions: np.ndarray) -> np.ndarray:
         """The similarities of the rows at ``positions`` (``stored.SegmentVectors.exact``) from
@@ -209,6 +253,10 @@ class Kernel:
         out = np.empty((rows, k), dtype=np.int64)
         self._best(scores.ctypes.data, columns, rows, k, out.ctypes.data)
         return out
+
+
+def _pointer(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
 
 
 def load(max_isa: int = 2) -> Kernel | None:

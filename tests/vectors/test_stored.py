@@ -283,6 +283,49 @@ def test_a_projection_saved_in_float32_is_read_and_laid_out_as_codes_when_saved_
     assert isinstance(again.projection.passages, dots.Scaled) and not stored.wants_layout(again)
 
 
+@pytest.mark.parametrize("half", [False, True])
+def test_the_nearest_found_in_one_call_of_dots_c_are_those_found_segment_by_segment(tmp_path: Path, monkeypatch,
+                                                                                     half: bool) -> None:
+    """On e5's thread (``spread=False``) every segment is read in one call of dots.c: the same
+    passages in the same order as segment by segment, similarities to float rounding; passages with
+    sentences, a language's runs of rows, the shortlists cut across segments, float32 and float16."""
+    from types import SimpleNamespace
+
+    from search.ranking.scoring import Matches
+    from search.snapshot import PassageVectors
+    from search.vectors import dots
+
+    kernel = dots.kernel()
+    if kernel is None or not kernel.has_shortlist:
+        pytest.skip("dots.c is not built here")
+    monkeypatch.setattr(stored, "PROJECT_FROM", 300)
+    monkeypatch.setattr(stored, "SHORTLIST_TOTAL_PER_HIT", 4)  # fewer than the segments' shortlists: cut
+    space = stored.Space("half", DIM, np.float16, SPACE.projected_dims) if half else SPACE
+    rng = np.random.default_rng(7)
+    parts = []
+    for i in range(3):
+        rows = _clustered(500, 20 + i)
+        owners = np.sort(rng.choice(np.arange(0, 500, 2), 200)).astype(np.int32)
+        sentences = rows[owners] + 0.2 * rng.standard_normal((len(owners), DIM)).astype(np.float32)
+        stored.save(tmp_path, f"passages_{i}", SegmentVectors(np.arange(500, dtype=np.int32), rows,
+                    np.arange(500, dtype=np.uint64), sentences, owners), space, complete=True)
+        parts.append((SimpleNamespace(docbase=500 * i), stored.load(tmp_path, f"passages_{i}", space)))
+    assert all(isinstance(found.projection.passages, dots.Scaled) for _, found in parts)
+    russian = np.concatenate([np.arange(500 * i + 100, 500 * i + 350) for i in range(3)])
+    every = Matches(np.arange(1_500, dtype=np.int64), np.ones(1_500))
+    calls = []
+    monkeypatch.setattr(kernel, "nearest", lambda *args, original=kernel.nearest: calls.append(1) or original(*args))
+    through = PassageVectors(parts, lambda lang: Matches(russian, np.ones(len(russian))) if lang == "ru" else every)
+    for query in _clustered(4, 30):
+        for lang in (None, "ru"):
+            through.prepare(lang)
+            for k in (1, 10, 40):
+                one_call, by_segment = through.nearest(query, k, lang, spread=False), through.nearest(query, k, lang)
+                assert list(one_call) == list(by_segment)
+                assert list(one_call.values()) == pytest.approx(list(by_segment.values()), abs=1e-6)
+    assert len(calls) == 4 * 2 * 3  # every one of them in one call
+
+
 def test_across_segments_only_the_best_estimates_are_scored_exactly(tmp_path: Path, monkeypatch) -> None:
     """Each segment shortlists by its projection; of all shortlists the SHORTLIST_TOTAL_PER_HIT * k
     best estimates are scored exactly, and the nearest passages come out as a full read finds them."""
