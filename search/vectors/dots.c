@@ -285,6 +285,67 @@ static int dot_level(int max_isa) {
 #define BY_LEVEL(KIND, LEVEL) KIND##_plain
 #endif
 
+/* A float16's value, one at a time (where neither SIMD kernel runs, and for a row's tail). */
+static float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) bits = sign | 0x7F800000 | (mantissa << 13);
+    else if (exponent) bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    else if (!mantissa) bits = sign;
+    else { /* subnormal: normalise */
+        int shift = 0;
+        uint32_t m = mantissa;
+        while (!(m & 0x400)) { m <<= 1; shift++; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((m & 0x3FF) << 13);
+    }
+    float value;
+    memcpy(&value, &bits, 4);
+    return value;
+}
+
+/* Dots of rows of a narrower type with float32, each value widened to float: int8 codes
+ * (``rows_t``) and float16 vectors (``dots_exact``). 16 lanes at a time (AVX-512), 8 (AVX2 with
+ * F16C) or one by one; the lanes' sums, then the rest one by one, as ``DOT`` adds float32's. */
+#ifdef DOTS_X86
+#define WIDENED_SIMD(KIND, TYPE, SCALAR, LOAD16, LOAD8)                                                  \
+    __attribute__((target("avx512f"))) static float KIND##_avx512(const TYPE *a, const float *b, int64_t dims) { \
+        __m512 acc = _mm512_setzero_ps();                                                              \
+        int64_t i = 0;                                                                                 \
+        for (; i + 16 <= dims; i += 16) acc = _mm512_fmadd_ps(LOAD16(a + i), _mm512_loadu_ps(b + i), acc); \
+        float sum = _mm512_reduce_add_ps(acc);                                                         \
+        for (; i < dims; i++) sum += SCALAR(a[i]) * b[i];                                              \
+        return sum;                                                                                    \
+    }                                                                                                  \
+    __attribute__((target("avx2,fma,f16c"))) static float KIND##_avx2(const TYPE *a, const float *b, int64_t dims) { \
+        __m256 acc = _mm256_setzero_ps();                                                              \
+        int64_t i = 0;                                                                                 \
+        for (; i + 8 <= dims; i += 8) acc = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), acc); \
+        float lanes[8], sum = 0;                                                                       \
+        _mm256_storeu_ps(lanes, acc);                                                                  \
+        for (int j = 0; j < 8; j++) sum += lanes[j];                                                   \
+        for (; i < dims; i++) sum += SCALAR(a[i]) * b[i];                                              \
+        return sum;                                                                                    \
+    }
+#define CODES16(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define CODES8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define HALVES16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define HALVES8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#else
+#define WIDENED_SIMD(KIND, TYPE, SCALAR, LOAD16, LOAD8)
+#endif
+
+#define WIDENED_DOTS(KIND, TYPE, SCALAR, LOAD16, LOAD8)                                                  \
+    typedef float (*KIND##_fn)(const TYPE *, const float *, int64_t);                                  \
+    static float KIND##_plain(const TYPE *a, const float *b, int64_t dims) {                           \
+        float sum = 0;                                                                                 \
+        for (int64_t i = 0; i < dims; i++) sum += SCALAR(a[i]) * b[i];                                 \
+        return sum;                                                                                    \
+    }                                                                                                  \
+    WIDENED_SIMD(KIND, TYPE, SCALAR, LOAD16, LOAD8)
+
+WIDENED_DOTS(code_dot, int8_t, (float), CODES16, CODES8)
+WIDENED_DOTS(half_dot, uint16_t, half_to_float, HALVES16, HALVES8)
+
 /* Rows of float32, or of int8 codes each scaled by its row's scale about a centre (``dots.Scaled``;
  * scales NULL for float32): a quarter of the bytes, and a segment's estimates are bound by memory
  * speed. ``offset`` is the centre's dot with the query, added to each code row's. */
@@ -293,40 +354,6 @@ typedef struct {
     const float *scales;
     float offset;
 } rows_t;
-
-typedef float (*code_dot_fn)(const int8_t *, const float *, int64_t);
-
-static float code_dot_plain(const int8_t *a, const float *b, int64_t dims) {
-    float sum = 0;
-    for (int64_t i = 0; i < dims; i++) sum += (float)a[i] * b[i];
-    return sum;
-}
-
-#ifdef DOTS_X86
-__attribute__((target("avx512f"))) static float code_dot_avx512(const int8_t *a, const float *b, int64_t dims) {
-    __m512 acc = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= dims; i += 16)
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)))),
-                              _mm512_loadu_ps(b + i), acc);
-    float sum = _mm512_reduce_add_ps(acc);
-    for (; i < dims; i++) sum += (float)a[i] * b[i];
-    return sum;
-}
-
-__attribute__((target("avx2,fma"))) static float code_dot_avx2(const int8_t *a, const float *b, int64_t dims) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= dims; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(a + i)))),
-                              _mm256_loadu_ps(b + i), acc);
-    float lanes[8], sum = 0;
-    _mm256_storeu_ps(lanes, acc);
-    for (int j = 0; j < 8; j++) sum += lanes[j];
-    for (; i < dims; i++) sum += (float)a[i] * b[i];
-    return sum;
-}
-#endif
 
 typedef struct {
     dot_fn dot;
@@ -428,57 +455,8 @@ int64_t dots_shortlist(const void *passages, const float *passage_scales, float 
 /* ---- the exact similarities of some rows, from the full vectors (float32 or float16) ----
  *
  * out[j]: the mean of row positions[j]'s dot with the query and its sentences' best (its own dot
- * where it has none), as ``stored.SegmentVectors.exact`` defines it. float16 rows are widened
- * 16 (AVX-512) or 8 (F16C) lanes at a time; a CPU with neither converts them one by one. */
-static float half_to_float(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-    uint32_t bits;
-    if (exponent == 0x1F) bits = sign | 0x7F800000 | (mantissa << 13);
-    else if (exponent) bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    else if (!mantissa) bits = sign;
-    else { /* subnormal: normalise */
-        int shift = 0;
-        uint32_t m = mantissa;
-        while (!(m & 0x400)) { m <<= 1; shift++; }
-        bits = sign | ((uint32_t)(113 - shift) << 23) | ((m & 0x3FF) << 13);
-    }
-    float value;
-    memcpy(&value, &bits, 4);
-    return value;
-}
-
-typedef float (*half_dot_fn)(const uint16_t *, const float *, int64_t);
-
-static float half_dot_plain(const uint16_t *a, const float *b, int64_t dims) {
-    float sum = 0;
-    for (int64_t i = 0; i < dims; i++) sum += half_to_float(a[i]) * b[i];
-    return sum;
-}
-
-#ifdef DOTS_X86
-__attribute__((target("avx512f"))) static float half_dot_avx512(const uint16_t *a, const float *b, int64_t dims) {
-    __m512 acc = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= dims; i += 16)
-        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), acc);
-    float sum = _mm512_reduce_add_ps(acc);
-    for (; i < dims; i++) sum += half_to_float(a[i]) * b[i];
-    return sum;
-}
-
-__attribute__((target("avx2,fma,f16c"))) static float half_dot_avx2(const uint16_t *a, const float *b, int64_t dims) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= dims; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), acc);
-    float lanes[8], sum = 0;
-    _mm256_storeu_ps(lanes, acc);
-    for (int j = 0; j < 8; j++) sum += lanes[j];
-    for (; i < dims; i++) sum += half_to_float(a[i]) * b[i];
-    return sum;
-}
-#endif
-
+ * where it has none), as ``stored.SegmentVectors.exact`` defines it, from float32 rows or float16
+ * ones (``half_dot``). */
 void dots_exact(const void *passages, const void *sentences, int half, const int32_t *owners, int64_t sentence_count,
                 int64_t dims, const float *query, const int64_t *positions, int64_t count, float *out, int max_isa) {
     const int level = dot_level(max_isa);
@@ -552,12 +530,6 @@ static int compare_descending(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-static float plain_dot(const float *a, const float *b, int64_t dims) {
-    float sum = 0;
-    for (int64_t i = 0; i < dims; i++) sum += a[i] * b[i];
-    return sum;
-}
-
 int64_t dots_nearest(const segment_t *segments, int64_t count, int64_t dims, int64_t full_dims, const float *query,
                      int64_t keep, int64_t keep_total, int64_t k, int64_t *out_docnums, float *out_values,
                      int max_isa) {
@@ -579,8 +551,8 @@ int64_t dots_nearest(const segment_t *segments, int64_t count, int64_t dims, int
             for (int64_t i = 0; i < full_dims; i++) sum += query[i] * g->basis[i * dims + j];
             projected[j] = sum;
         }
-        listed[s] = dots_shortlist(g->passage_codes, g->passage_scales, plain_dot(g->passage_centre, projected, dims),
-                                   g->sentence_codes, g->sentence_scales, plain_dot(g->sentence_centre, projected, dims),
+        listed[s] = dots_shortlist(g->passage_codes, g->passage_scales, dot_plain(g->passage_centre, projected, dims),
+                                   g->sentence_codes, g->sentence_scales, dot_plain(g->sentence_centre, projected, dims),
                                    g->owners, g->sentence_count, dims, projected, g->spans, g->span_count, g->allowed,
                                    keep, rows + s * keep, estimates + s * keep, max_isa);
         if (listed[s] < 0) goto done;

@@ -124,10 +124,12 @@ class Kernel:
     @staticmethod
     def takes(passages: Rows, sentences: Rows, owners: np.ndarray, half: bool = False) -> bool:
         """Whether ``shortlist`` reads these as they are: C-ordered float32 vectors, or int8 codes
-        (``Scaled``), as the index writes them, and int32 owners (anything else is read with numpy).
+        (``Scaled``), as the index writes them, and int32 owners, one a sentence (anything else is read
+        with numpy).
         With ``half``: whether ``exact`` does, which reads float32 and float16 vectors."""
         if not (owners.dtype == np.int32 and owners.flags.c_contiguous and len(passages.shape) == 2
-                and len(sentences.shape) == 2 and passages.shape[1] == sentences.shape[1]):
+                and len(sentences.shape) == 2 and passages.shape[1] == sentences.shape[1]
+                and len(sentences) == len(owners)):
             return False
         if isinstance(passages, Scaled) or isinstance(sentences, Scaled):
             return not half and isinstance(passages, Scaled) and isinstance(sentences, Scaled) \
@@ -144,12 +146,9 @@ class Kernel:
         their rows, ascending, and similarities. From float32 rows, or from int8 codes (``Scaled``)."""
         if not self.takes(passages, sentences, owners) or query.dtype != np.float32:
             raise ValueError("dots: shortlist takes C-ordered float32 or int8 vectors and int32 owners")
-        if passages.shape[1] != query.shape[0] or len(sentences) != len(owners):
+        if passages.shape[1] != query.shape[0]:
             raise ValueError(f"dots: passages {passages.shape}, sentences {sentences.shape}, query {query.shape}")
-        bounds = np.ascontiguousarray(spans, dtype=np.int64).reshape(-1, 2)
-        if len(bounds) and (bounds[:, 0].min() < 0 or bounds[:, 1].max() > len(passages)
-                            or (bounds[:, 1] < bounds[:, 0]).any()):
-            raise ValueError("dots: a span outside the passages")
+        bounds = _within(np.ascontiguousarray(spans, dtype=np.int64).reshape(-1, 2), len(passages))
         if allowed.dtype != np.bool_ or allowed.shape != (len(passages),) or not allowed.flags.c_contiguous:
             raise ValueError("dots: shortlist takes a C-ordered bool a passage")
         rows = np.empty(max(0, keep), dtype=np.int64)
@@ -178,18 +177,16 @@ class Kernel:
         if not (self._nearest is not None and basis.dtype == np.float32 and basis.flags.c_contiguous
                 and self.takes(passages, sentences, owners) and passages.shape[1] == dims
                 and self.takes(full_passages, full_sentences, owners, half=True)
-                and full_passages.shape == (len(passages), basis.shape[0]) and len(full_sentences) == len(owners)
+                and full_passages.shape == (len(passages), basis.shape[0])
                 and spans.dtype == np.int64 and spans.flags.c_contiguous and spans.ndim == 2 and spans.shape[1] == 2
                 and allowed.dtype == np.bool_ and allowed.shape == (len(passages),) and allowed.flags.c_contiguous
-                and docnums.dtype == np.int64 and docnums.shape == (len(passages),) and docnums.flags.c_contiguous
-                and len(owners) == len(sentences)):
+                and docnums.dtype == np.int64 and docnums.shape == (len(passages),) and docnums.flags.c_contiguous):
             return None
-        if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > len(passages) or (spans[:, 1] < spans[:, 0]).any()):
-            raise ValueError("dots: a span outside the passages")
-        return [_pointer(basis), _pointer(passages.codes), _pointer(passages.scales), _pointer(passages.centre),
-                _pointer(sentences.codes), _pointer(sentences.scales), _pointer(sentences.centre), _pointer(owners),
-                len(owners), _pointer(spans), len(spans), _pointer(allowed), _pointer(full_passages),
-                _pointer(full_sentences), int(full_passages.dtype == np.float16), _pointer(docnums), len(passages)]
+        _within(spans, len(passages))
+        return [array.ctypes.data for array in (basis, passages.codes, passages.scales, passages.centre,
+                                                sentences.codes, sentences.scales, sentences.centre, owners)] + [
+            len(owners), spans.ctypes.data, len(spans), allowed.ctypes.data, full_passages.ctypes.data,
+            full_sentences.ctypes.data, int(full_passages.dtype == np.float16), docnums.ctypes.data, len(passages)]
 
     def nearest(self, table: np.ndarray, dims: int, query: np.ndarray, keep: int, keep_total: int,
                 k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -201,8 +198,8 @@ class Kernel:
         table = np.ascontiguousarray(table, dtype=np.uint64)
         docnums, values = np.empty(max(0, k), np.int64), np.empty(max(0, k), np.float32)
         assert self._nearest is not None
-        found = self._nearest(_pointer(table), len(table), dims, len(query), _pointer(query), keep, keep_total, k,
-                              _pointer(docnums), _pointer(values), self._max_isa)
+        found = self._nearest(table.ctypes.data, len(table), dims, len(query), query.ctypes.data, keep, keep_total, k,
+                              docnums.ctypes.data, values.ctypes.data, self._max_isa)
         if found < 0:
             raise MemoryError("dots: nearest")
         return docnums[:found], values[:found]
@@ -211,8 +208,7 @@ class Kernel:
               positions: np.ndarray) -> np.ndarray:
         """The similarities of the rows at ``positions`` (``stored.SegmentVectors.exact``) from
         float32 or float16 vectors, C-ordered as the index writes them."""
-        if not self.takes(passages, sentences, owners, half=True) or passages.shape[1] != query.shape[0] \
-                or len(sentences) != len(owners):
+        if not self.takes(passages, sentences, owners, half=True) or passages.shape[1] != query.shape[0]:
             raise ValueError("dots: exact takes C-ordered float32 or float16 vectors and int32 owners")
         positions = np.ascontiguousarray(positions, dtype=np.int64)
         if len(positions) and (positions.min() < 0 or positions.max() >= len(passages)):
@@ -255,8 +251,11 @@ class Kernel:
         return out
 
 
-def _pointer(array: np.ndarray) -> int:
-    return array.__array_interface__["data"][0]
+def _within(spans: np.ndarray, rows: int) -> np.ndarray:
+    """The spans (start, stop), once each is found to lie within ``rows`` rows."""
+    if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > rows or (spans[:, 1] < spans[:, 0]).any()):
+        raise ValueError("dots: a span outside the passages")
+    return spans
 
 
 def load(max_isa: int = 2) -> Kernel | None:
