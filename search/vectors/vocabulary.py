@@ -8,10 +8,6 @@ become candidate translations beside the lexicon's (immunodeficiency ->
 count: below a floor the encoder's word similarities are mostly noise (the
 Ranking sets it).
 
-A large vocabulary also keeps, for each word of the other language's, its neighbours here
-(``Table``), found when it is written: a query word the index holds is then looked up, not
-searched.
-
 The indexer writes the vocabulary at the end of each run, into a new folder
 renamed into place (``vocabulary.<generation>``); queries read the newest one.
 A stale vocabulary is harmless: a neighbour that no longer occurs in the index
@@ -24,14 +20,14 @@ import json
 import os
 import shutil
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..files import mapped, replace_path
-from ..languages import LANGS, Lang, other, script_of
+from ..languages import LANGS, Lang, script_of
 from ..storage import checksums
 from ..storage.codec import ArrayTermsReader
 from ..storage.schema import EXACT
@@ -53,13 +49,6 @@ PROJECTED_FROM = 8192
 SHORTLIST = 48
 """Words per query word, best by the projection, that are scored exactly. (A margin below the
 floor instead admitted some 500 words each: USE's word vectors crowd together above 0.5.)"""
-TABLE_COUNT = 12
-"""Neighbours a vocabulary's table keeps of each word of the other language's (``Table``):
-translation asks for ``Ranking.neighbours`` * 4."""
-TABLE_FLOOR = 0.5
-"""The least similarity a table keeps: below both of ``Ranking``'s neighbour floors (0.6, 0.7)."""
-TABLE_BATCH = 256
-"""Words whose neighbours ``save`` searches together."""
 PREFIX = "vocabulary."
 
 
@@ -160,27 +149,6 @@ class MappedWords(Words):
         return encoded[order], order
 
 
-@dataclass(frozen=True)
-class Table:
-    """Each word of the other language's vocabulary (``sources``) with its nearest words here, as
-    ``Vocabulary.nearest`` finds them from the word's own row (TABLE_COUNT at most, TABLE_FLOOR or
-    closer), worked out when the vocabulary is written.
-
-    A query's words are mostly words the index holds, and nearly all new to a process: each cost
-    the search of 30,000 words' coordinates (7.7 MB, 1-2 ms a headline beside e5's thread). The
-    table answers them with the same words and similarities, bit for bit (the search is the
-    same arithmetic on the same row, and a shorter list or a higher floor is a prefix of
-    the longer one), and only words the other vocabulary lacks are searched."""
-
-    sources: Words
-    rows: np.ndarray  # (len(sources), TABLE_COUNT) int32: rows here, -1 past a word's last
-    similarities: np.ndarray  # (len(sources), TABLE_COUNT) float32
-
-    def answers(self, count: int, floor: float) -> bool:
-        """Whether a search for this many neighbours, this close, is a prefix of the table's."""
-        return count <= TABLE_COUNT and floor >= TABLE_FLOOR
-
-
 @dataclass(frozen=True, eq=False)  # hashed by identity: one object per loaded folder
 class Vocabulary:
     """One language's embedded word forms (as the ``exact`` field writes them) and their vectors."""
@@ -193,8 +161,6 @@ class Vocabulary:
     quantized: tuple[np.ndarray, np.ndarray] | None = None
     """The coordinates as int8 and each word's scale (``dots.quantized``), which the estimate reads
     where the ``dots`` kernel is built: a quarter of the bytes."""
-    table: Table | None = None
-    """The other language's words' neighbours here, where ``save`` wrote them (a large vocabulary's)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.words, Words):
@@ -211,31 +177,18 @@ class Vocabulary:
         Only a vocabulary searched through its projection remembers: there a word's neighbours
         are computed from its own vector alone, bit for bit the same beside any other words. A
         small one's single product (a few ms at most) is left as it is: BLAS may round a row's
-        similarities in the last bit differently with the number of words beside it.
-
-        Words of the other language's vocabulary are read from the ``table``, where there is one."""
+        similarities in the last bit differently with the number of words beside it."""
         if self.projection is None:
             return self.nearest(vectors(words), count, floor)
-        found: dict[str, list[tuple[str, float]]] = {}
-        if self.table is not None and self.table.answers(count, floor):
-            unique = list(dict.fromkeys(words))
-            found = {word: self._listed(self.table, row, count, floor)
-                     for word, row in zip(unique, self.table.sources.rows(unique)) if row is not None}
         memo: OrderedDict[tuple[str, int, float], list[tuple[str, float]]] = self._neighbours  # type: ignore[attr-defined]
-        missing = list(dict.fromkeys(word for word in words if word not in found and (word, count, floor) not in memo))
+        keys = [(word, count, floor) for word in words]
+        missing = list(dict.fromkeys(key[0] for key in keys if key not in memo))
         if missing:
-            memo.update(((word, count, floor), near)
-                        for word, near in zip(missing, self.nearest(vectors(missing), count, floor)))
+            memo.update(((word, count, floor), found)
+                        for word, found in zip(missing, self.nearest(vectors(missing), count, floor)))
             while len(memo) > NEIGHBOURS_MEMO:
                 memo.popitem(last=False)
-        return [found[word] if word in found else memo[(word, count, floor)] for word in words]
-
-    def _listed(self, table: Table, row: int, count: int, floor: float) -> list[tuple[str, float]]:
-        """A word's neighbours as the table has them, this close, at most ``count``."""
-        near = [(self.words[at], similarity)
-                for at, similarity in zip(table.rows[row].tolist(), table.similarities[row].tolist())
-                if at >= 0 and similarity >= floor]
-        return near[:count]
+        return [memo[key] for key in keys]
 
     def row(self, word: str) -> int | None:
         """The word's row in ``matrix``, if the vocabulary has it."""
@@ -265,13 +218,8 @@ class Vocabulary:
         results of 2,000 words (1,000 each way, the best 12 above 0.6) were all the same (estimates
         off by 0.008 at most; the shortlist's margin is wider).
         """
-        return [[(self.words[row], similarity) for row, similarity in zip(rows.tolist(), similarities.tolist())]
-                for rows, similarities in self.nearest_rows(vectors, count, floor)]
-
-    def nearest_rows(self, vectors: np.ndarray, count: int, floor: float = -1.0) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``nearest`` as rows (int64) and their similarities (float32), closest first."""
         if not len(self.words) or not len(vectors):
-            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in range(len(vectors))]
+            return [[] for _ in range(len(vectors))]
         if self.projection is None:
             similarities = vectors @ self.matrix.T
             rows, columns = np.nonzero(similarities >= floor)
@@ -296,11 +244,10 @@ class Vocabulary:
             result.append(self._ranked(chosen[kept], exact[kept], count))
         return result
 
-    @staticmethod
-    def _ranked(candidates: np.ndarray, similarities: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _ranked(self, candidates: np.ndarray, similarities: np.ndarray, count: int) -> list[tuple[str, float]]:
         """The ``count`` best candidates (rows, with their similarities), best first."""
         best = np.lexsort((candidates, -similarities))[:count]
-        return candidates[best].astype(np.int64, copy=False), similarities[best]
+        return [(self.words[i], float(similarities[j])) for i, j in zip(candidates[best].tolist(), best.tolist())]
 
 
 BLOCK = 64
@@ -362,21 +309,16 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
                     for lang, chosen in words.items()}
         basis = principal_components(matrices.values(), SPACE.projected_dims)
         np.save(tmp / "basis.npy", basis, allow_pickle=False)
-        held = {lang: _projected(words[lang], matrix, basis) for lang, matrix in matrices.items()}
-        for lang, known in held.items():
-            np.save(tmp / f"{lang}.npy", known.matrix, allow_pickle=False)
-            projected = known.projection[1] if known.projection else known.matrix @ basis
+        for lang, matrix in matrices.items():
+            np.save(tmp / f"{lang}.npy", matrix, allow_pickle=False)
+            projected = matrix @ basis
             np.save(tmp / f"{lang}.projected.npy", projected, allow_pickle=False)
-            codes, scales = known.quantized or dots.quantized(projected)
+            codes, scales = dots.quantized(projected)
             np.save(tmp / f"{lang}.projected8.npy", codes, allow_pickle=False)
             np.save(tmp / f"{lang}.scale.npy", scales, allow_pickle=False)
             ordered, order = MappedWords.arrays(words[lang])
             np.save(tmp / f"{lang}.sorted.npy", ordered, allow_pickle=False)
             np.save(tmp / f"{lang}.order.npy", order, allow_pickle=False)
-            target = held.get(other(lang))
-            rows, similarities = _table(known.matrix, target) if target is not None else _table(known.matrix[:0], None)
-            np.save(tmp / f"{lang}.neighbours.npy", rows, allow_pickle=False)
-            np.save(tmp / f"{lang}.similarities.npy", similarities, allow_pickle=False)
         checksums.seal_folder(tmp)
 
     replace_path(target, write)
@@ -385,29 +327,13 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _table(sources: np.ndarray, target: Vocabulary | None) -> tuple[np.ndarray, np.ndarray]:
-    """The neighbours in ``target`` of each row of ``sources`` (``Table``'s arrays); none where the
-    target is searched by one product (a small one), whose results a table would not reproduce
-    bit for bit (see ``Vocabulary.neighbours``). 3-4 s a language at 30,000 words."""
-    if target is None or target.projection is None:
-        sources = sources[:0]
-    rows = np.full((len(sources), TABLE_COUNT), -1, np.int32)
-    similarities = np.zeros((len(sources), TABLE_COUNT), np.float32)
-    for start in range(0, len(sources), TABLE_BATCH):
-        found = target.nearest_rows(sources[start:start + TABLE_BATCH], TABLE_COUNT, TABLE_FLOOR)  # type: ignore[union-attr]
-        for at, (near, similar) in enumerate(found, start):
-            rows[at, :len(near)], similarities[at, :len(near)] = near, similar
-    return rows, similarities
-
-
 def built_from(folder: Path) -> dict[str, int] | None:
     """What text the newest vocabulary was built from: each segment's id and deletions (a vocabulary
     depends on the text alone, so it stays current while vectors are added). None for one written
-    before its coordinates were also kept as int8, or before its ``Table``: the next run writes it
-    again, with them."""
+    before its coordinates were also kept as int8: the next run writes it again, with them."""
     newest = _newest(folder)
     if newest is None or not all((newest / f"{lang}.{name}.npy").exists() for lang in LANGS
-                                 for name in ("projected8", "sorted", "neighbours")):
+                                 for name in ("projected8", "sorted")):
         return None
     try:
         return json.loads((newest / "source.json").read_text(encoding="utf-8"))
@@ -432,23 +358,7 @@ def load(folder: Path) -> dict[Lang, Vocabulary]:
             large = len(words) >= PROJECTED_FROM
             vocabularies[lang] = Vocabulary(words, matrix, projection if large else None,
                                             _quantized(newest, lang, projection[1].shape) if large else None)
-    for lang, known in list(vocabularies.items()):
-        target = vocabularies.get(other(lang))
-        table = _table_at(newest, lang, known.words) if target is not None and target.projection is not None else None
-        if table is not None:
-            vocabularies[other(lang)] = replace(target, table=table)  # type: ignore[arg-type]
     return vocabularies
-
-
-def _table_at(folder: Path, lang: Lang, sources: Words) -> Table | None:
-    """The neighbours of a language's words in the other's vocabulary, if ``save`` wrote them."""
-    try:
-        rows, similarities = mapped(folder / f"{lang}.neighbours.npy"), mapped(folder / f"{lang}.similarities.npy")
-    except (OSError, ValueError):
-        return None
-    shape = (len(sources), TABLE_COUNT)
-    ok = rows.dtype == np.int32 and similarities.dtype == np.float32 and rows.shape == similarities.shape == shape
-    return Table(sources, rows, similarities) if ok and len(sources) else None
 
 
 def _words(folder: Path, lang: Lang) -> Words:

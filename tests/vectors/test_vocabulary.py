@@ -222,69 +222,6 @@ def test_a_large_vocabulary_is_searched_through_its_projection_then_exactly(tmp_
             assert similarity >= 0.5
 
 
-def _clustered(folder: Path) -> tuple[vocabulary.Vocabulary, vocabulary.Vocabulary]:
-    """Two saved vocabularies, both searched through their projection, of unit vectors in clusters
-    of 16 (within one, similarities about 0.8): each word has a dozen neighbours in the other."""
-    rng = np.random.default_rng(11)
-    centres = rng.standard_normal((vocabulary.PROJECTED_FROM // 16, 512)).astype(np.float32)
-    matrix = np.repeat(centres, 16, axis=0) + 0.5 * rng.standard_normal((vocabulary.PROJECTED_FROM, 512)).astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    words = {"en": [f"e{i}" for i in range(len(matrix))], "ru": [f"р{i}" for i in range(len(matrix))]}
-    order = rng.permutation(len(matrix))  # the Russian words' rows in another order than their vectors'
-    rows = {**{w: matrix[i] for i, w in enumerate(words["en"])}, **{w: matrix[order[i]] for i, w in enumerate(words["ru"])}}
-    vocabulary.save(folder, 3, words, lambda chosen: np.array([rows[w] for w in chosen]), {"passages_x": 0})
-    loaded = vocabulary.load(folder)
-    return loaded["en"], loaded["ru"]
-
-
-def test_the_other_languages_words_neighbours_are_read_from_the_table_as_a_search_finds_them(tmp_path: Path) -> None:
-    """Bit for bit the words and similarities a search of the word's own row finds, for any count up to
-    the table's and any floor down to its, without a vector or a search; other words are searched."""
-    english, russian = _clustered(tmp_path)
-    assert english.table is not None and russian.table is not None
-    asked: list[list[str]] = []
-
-    def vectors(chosen: Any) -> np.ndarray:
-        asked.append(list(chosen))
-        return np.array([russian.matrix[russian.row(w)] if russian.row(w) is not None else english.matrix[0] for w in chosen])
-
-    sample = list(russian.words)[:40]
-    fresh = vocabulary.Vocabulary(list(english.words), english.matrix, english.projection, english.quantized)
-    lengths = {}
-    for count, floor in ((12, 0.5), (12, 0.8), (3, 0.7)):
-        searched = fresh.nearest(vectors(sample), count, floor)
-        assert english.neighbours(sample, vectors, count, floor) == searched
-        lengths[floor] = {len(near) for near in searched}
-    assert lengths[0.5] == {12} and lengths[0.7] == {3}  # a cluster's 16 words are all close
-    assert min(lengths[0.8]) < 12 and max(lengths[0.8]) > 1  # the floor cuts within the table's lists
-    asked.clear()
-    assert english.neighbours(["р1", "ещё"], vectors, 12, 0.6)[0] == fresh.nearest(vectors(["р1"]), 12, 0.6)[0]
-    assert asked == [["ещё"], ["р1"]]  # only the word the table lacks was searched
-    asked.clear()
-    english.neighbours(["р1"], vectors, 12, 0.4)  # below the table's floor: searched
-    assert asked == [["р1"]]
-
-
-def test_a_small_vocabulary_has_no_table_and_a_run_writes_again_one_kept_before_tables(tmp_path: Path) -> None:
-    """A small vocabulary's single product is not what a table would hold; an index whose vocabulary
-    was written before tables gets them from its next run."""
-    from search.storage import checksums
-
-    known, _ = _projected(tmp_path)
-    assert known.table is not None and vocabulary.load(tmp_path)["ru"].table is None
-    (tmp_path / "small").mkdir()
-    docs, index, folder = _with_vocabulary(tmp_path / "small")
-    for lang in ("en", "ru"):
-        (folder / f"{lang}.neighbours.npy").unlink()
-    (folder / checksums.MANIFEST).unlink()
-    checksums.seal_folder(folder)
-    assert vocabulary.built_from(index.store.path) is None
-    index.update([str(docs)], deep=False)
-    (again,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
-    assert all((again / f"{lang}.neighbours.npy").exists() for lang in ("en", "ru"))
-    assert vocabulary.built_from(index.store.path) is not None
-
-
 @pytest.mark.parametrize("columns", [30, 64 * 48 * 4 + 1, 64 * 300, 64 * 300 + 17])
 def test_the_best_columns_are_those_a_partition_of_each_whole_row_finds(columns: int) -> None:
     """Whole blocks, a partial last block, and rows too short to be split into blocks."""
