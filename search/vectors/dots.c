@@ -2,23 +2,24 @@
  * passages' projected similarities over runs of rows and the exact ones of some rows
  * (dots_shortlist and dots_exact, at the end).
  *
- * rows[n][dims] int8 (each row scaled by row_scales), queries[m][dims] int8
- * (scaled by query_scales); out[m][n] = row_scale * query_scale * <row, query>,
- * one pass over the rows for all queries, on one thread. Each query's estimates
- * are contiguous, as the shortlist's selection reads them (half its time
- * against a transposed array).
+ * Estimates: rows[n][dims] int8 (each row scaled by row_scales), laid out in blocks of 16 rows
+ * (dots.blocked): block b, chunk k holds the 4 dims 4k..4k+3 of rows 16b..16b+15, 64 bytes
+ * together, rows past n zero. queries[m][dims] int8 (scaled by query_scales);
+ * out[m][n] = row_scale * query_scale * <row, query>, one pass over the blocks for all queries,
+ * on one thread; each query's estimates contiguous, as the shortlist's selection reads them.
+ * A block's chunk is one vector load that serves every query, and a query's 4 bytes are one
+ * broadcast: some 30 instructions a row for 6 query words, where rows broadcast against query
+ * lanes took some 160 whatever the number of words.
  *
- *  - AVX-512 VNNI: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and
- *    adds them to an int32 lane. A row's 4 bytes (signed) are broadcast to all
- *    16 lanes; lane j holds query j's 4 bytes, made unsigned by adding 128. So
- *    lane j sums <row, query_j> + 128 * sum(row); lane 15 holds ones, so it sums
- *    sum(row), and 128 times it is subtracted: exact, as e5kernel.c folds in its
- *    nibbles' -8. Up to 15 queries a pass over a row; more take several passes
- *    over rows already in L1.
- *  - AVX2: rows widened to int16 and broadcast by pairs, vpmaddwd against 8
- *    queries' pairs (no offset: both sides signed, no saturation).
- * Integer sums are exact (|sum| <= 255 * 127 * dims, well inside int32 for any
- * dims accepted); the one rounding is the final float scaling.
+ *  - AVX-512 VNNI: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and adds them to an
+ *    int32 lane. A query's 4 bytes, made unsigned by adding 128, are broadcast; lane r holds
+ *    row r's 4 bytes. So lane r sums <row_r, query> + 128 * sum(row_r); the row sums come from
+ *    ones broadcast the same way, and 128 times them are subtracted: exact, as e5kernel.c folds
+ *    in its nibbles' -8.
+ *  - AVX2: 8 rows' 4 bytes a register; vpmaddubsw of the query's magnitudes by the rows' bytes
+ *    given the query's signs, then vpmaddwd with ones: exact, no saturation (below).
+ * Integer sums are exact (|sum| <= 255 * 127 * dims, well inside int32 for any dims accepted);
+ * the one rounding is the final float scaling, (sum * query_scale) * row_scale.
  * Chosen at run time (__builtin_cpu_supports); no -march flags needed.
  */
 #include <math.h>
@@ -32,6 +33,9 @@
 #endif
 
 #define MAX_DIMS 1024
+#define DOTS_VERSION 2 /* dots.py's VERSION: the estimates read rows in blocks */
+
+int64_t dots_version(void) { return DOTS_VERSION; }
 
 /* The best kernel the CPU has, at most max_isa: 2 AVX-512 VNNI, 1 AVX2, 0 none. */
 int dots_isa(int max_isa) {
@@ -50,151 +54,144 @@ int dots_isa(int max_isa) {
 #define AVX2_FN __attribute__((target("avx2")))
 #define VNNI_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2")))
 #define INLINE static inline __attribute__((always_inline))
-#define ROWS 8 /* rows a block: each query lane's load feeds ROWS products */
 
 /* ------------------------------ AVX-512 VNNI ------------------------------ */
 
-/* Queries -> per group of 15, for each 4 dims, 16 lanes of 4 unsigned bytes
- * (query + 128; lane 15 all ones, unused lanes zero). */
-static void pack_vnni(const int8_t *q, int m, int dims, uint8_t *packed) {
-    int groups = (m + 14) / 15, chunks = dims / 4;
-    memset(packed, 0, (size_t)groups * chunks * 64);
-    for (int g = 0; g < groups; g++)
-        for (int k = 0; k < chunks; k++) {
-            uint8_t *lanes = packed + ((size_t)g * chunks + k) * 64;
-            for (int j = 0; j < 15 && g * 15 + j < m; j++) {
-                const int8_t *query = q + (size_t)(g * 15 + j) * dims + k * 4;
-                for (int b = 0; b < 4; b++) lanes[j * 4 + b] = (uint8_t)(query[b] + 128);
-            }
-            memset(lanes + 60, 1, 4);
-        }
-}
+#define BLOCK 16  /* rows a block (dots.blocked) */
 
-/* Each row's lanes (one a query) -> out's columns: a block's R values a query are contiguous. */
-INLINE void scatter(const float *block, int lanes, int R, int width, float *out, int64_t n) {
-    for (int j = 0; j < width; j++)
-        for (int r = 0; r < R; r++) out[(size_t)j * n + r] = block[r * lanes + j];
-}
-
-INLINE VNNI_FN void vnni_block(const int8_t *rows, const float *row_scales, int dims, const uint8_t *packed,
-                               const float *query_scales, int m, float *out, int64_t n, const int R) {
-    const int chunks = dims / 4;
-    for (int g = 0; g * 15 < m; g++) {
-        __m512i acc[ROWS];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();
-        const uint8_t *lanes = packed + (size_t)g * chunks * 64;
-        for (int k = 0; k < chunks; k++) {
-            __m512i q = _mm512_load_si512((const void *)(lanes + (size_t)k * 64));
-#pragma GCC unroll 8
-            for (int r = 0; r < R; r++) {
-                int32_t v;
-                memcpy(&v, rows + (size_t)r * dims + k * 4, 4);
-                acc[r] = _mm512_dpbusd_epi32(acc[r], q, _mm512_set1_epi32(v));
-            }
-        }
-        int width = m - g * 15 < 15 ? m - g * 15 : 15;
-        __m512 scales = _mm512_maskz_loadu_ps((__mmask16)((1u << width) - 1), query_scales + g * 15);
-        const __m512i last = _mm512_set1_epi32(15);
-        float block[ROWS * 16] __attribute__((aligned(64)));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            __m512i offset = _mm512_slli_epi32(_mm512_permutexvar_epi32(last, acc[r]), 7);
-            __m512 dots = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], offset));
-            _mm512_store_ps(block + r * 16, _mm512_mul_ps(_mm512_mul_ps(dots, scales), _mm512_set1_ps(row_scales[r])));
-        }
-        scatter(block, 16, R, width, out + (size_t)g * 15 * n, n);
+/* Up to W queries over one block: their sums in W registers, each query's 4 bytes of a chunk one
+ * broadcast (words: a query's chunks as 32-bit words, + 128 a byte). */
+INLINE VNNI_FN void vnni_queries(const int8_t *block, int chunks, const uint32_t *words, const __m512i sums,
+                                 const float *query_scales, __m512 rscale, __mmask16 kept, float *out, int64_t n,
+                                 const int W) {
+    __m512i acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < W; j++) acc[j] = _mm512_setzero_si512();
+    for (int k = 0; k < chunks; k++) {
+        __m512i rows = _mm512_loadu_si512((const void *)(block + (size_t)k * 64));
+#pragma GCC unroll 16
+        for (int j = 0; j < W; j++)
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_set1_epi32((int)words[(size_t)j * chunks + k]), rows);
+    }
+    __m512i offset = _mm512_slli_epi32(sums, 7);
+#pragma GCC unroll 16
+    for (int j = 0; j < W; j++) {
+        __m512 dots = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j], offset));
+        _mm512_mask_storeu_ps(out + (size_t)j * n, kept,
+                              _mm512_mul_ps(_mm512_mul_ps(dots, _mm512_set1_ps(query_scales[j])), rscale));
     }
 }
 
-VNNI_FN static void estimates_vnni(const int8_t *rows, const float *row_scales, int64_t n, int dims,
-                                   const uint8_t *packed, const float *query_scales, int m, float *out) {
-    int64_t i = 0;
-    for (; i + ROWS <= n; i += ROWS)
-        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
-    for (; i < n; i++)
-        vnni_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
+VNNI_FN static void estimates_vnni(const int8_t *blocks, const float *row_scales, int64_t n, int dims,
+                                   const uint32_t *words, const float *query_scales, int m, float *out) {
+    const int chunks = dims / 4;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t b = 0; b * BLOCK < n; b++) {
+        const int8_t *block = blocks + (size_t)b * chunks * 64;
+        int64_t first = b * BLOCK, here = n - first < BLOCK ? n - first : BLOCK;
+        __mmask16 kept = (__mmask16)((1u << here) - 1);
+        __m512 rscale = _mm512_maskz_loadu_ps(kept, row_scales + first);
+        __m512i sums = _mm512_setzero_si512();
+        for (int k = 0; k < chunks; k++)
+            sums = _mm512_dpbusd_epi32(sums, ones, _mm512_loadu_si512((const void *)(block + (size_t)k * 64)));
+        for (int j = 0; j < m; j += 16) {
+            const uint32_t *w = words + (size_t)j * chunks;
+            const float *qs = query_scales + j;
+            float *o = out + (size_t)j * n + first;
+            switch (m - j < 16 ? m - j : 16) {  /* each count its own unrolled loop */
+#define VNNI_CASE(W) case W: vnni_queries(block, chunks, w, sums, qs, rscale, kept, o, n, W); break;
+                VNNI_CASE(1) VNNI_CASE(2) VNNI_CASE(3) VNNI_CASE(4) VNNI_CASE(5) VNNI_CASE(6) VNNI_CASE(7)
+                VNNI_CASE(8) VNNI_CASE(9) VNNI_CASE(10) VNNI_CASE(11) VNNI_CASE(12) VNNI_CASE(13)
+                VNNI_CASE(14) VNNI_CASE(15) VNNI_CASE(16)
+#undef VNNI_CASE
+            }
+        }
+    }
 }
 
 /* ---------------------------------- AVX2 ---------------------------------- */
 
-/* Queries -> per group of 8, for each 2 dims, 8 lanes of 2 int16. */
-static void pack_avx2(const int8_t *q, int m, int dims, int16_t *packed) {
-    int groups = (m + 7) / 8, pairs = dims / 2;
-    memset(packed, 0, (size_t)groups * pairs * 32);
-    for (int g = 0; g < groups; g++)
-        for (int p = 0; p < pairs; p++)
-            for (int j = 0; j < 8 && g * 8 + j < m; j++)
-                for (int b = 0; b < 2; b++)
-                    packed[((size_t)g * pairs + p) * 16 + j * 2 + b] = q[(size_t)(g * 8 + j) * dims + p * 2 + b];
-}
-
-INLINE AVX2_FN void avx2_block(const int8_t *rows, const float *row_scales, int dims, const int16_t *packed,
-                               const float *query_scales, int m, float *out, int64_t n, const int R) {
-    const int pairs = dims / 2;
-    int16_t wide[ROWS][MAX_DIMS] __attribute__((aligned(32)));
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-        for (int k = 0; k < dims; k += 16)
-            _mm256_store_si256((__m256i *)(wide[r] + k), _mm256_cvtepi8_epi16(
-                _mm_loadu_si128((const __m128i *)(rows + (size_t)r * dims + k))));
-    for (int g = 0; g * 8 < m; g++) {
-        __m256i acc[ROWS];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
-        const int16_t *lanes = packed + (size_t)g * pairs * 16;
-        for (int p = 0; p < pairs; p++) {
-            __m256i q = _mm256_load_si256((const __m256i *)(lanes + (size_t)p * 16));
-#pragma GCC unroll 8
-            for (int r = 0; r < R; r++) {
-                int32_t v;
-                memcpy(&v, wide[r] + p * 2, 4);
-                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(q, _mm256_set1_epi32(v)));
-            }
+/* Up to W queries (W <= 4: 8 sums, 2 row halves and 4 temporaries of the 16 registers) over one
+ * block. A query's 4 bytes are broadcast; vpmaddubsw multiplies their magnitudes (unsigned) by the
+ * rows' bytes given the query's signs (vpsignb), pairs summed in int16 without saturation (codes
+ * lie in [-127, 127]: at most 2 * 127 * 127), then vpmaddwd with ones sums each row's 4. */
+INLINE AVX2_FN void avx2_queries(const int8_t *block, int chunks, const uint32_t *words, const float *query_scales,
+                                 const float *row_scales, int64_t here, float *out, int64_t n, const int W) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[4][2];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; j++) acc[j][0] = acc[j][1] = _mm256_setzero_si256();
+    for (int k = 0; k < chunks; k++) {
+        __m256i low = _mm256_loadu_si256((const __m256i *)(block + (size_t)k * 64));
+        __m256i high = _mm256_loadu_si256((const __m256i *)(block + (size_t)k * 64 + 32));
+#pragma GCC unroll 4
+        for (int j = 0; j < W; j++) {
+            __m256i q = _mm256_set1_epi32((int)words[(size_t)j * chunks + k]), size = _mm256_abs_epi8(q);
+            acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(_mm256_maddubs_epi16(size, _mm256_sign_epi8(low, q)), ones));
+            acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(_mm256_maddubs_epi16(size, _mm256_sign_epi8(high, q)), ones));
         }
-        int width = m - g * 8 < 8 ? m - g * 8 : 8;
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 scales = _mm256_maskload_ps(query_scales + g * 8, mask);
-        float block[ROWS * 8] __attribute__((aligned(32)));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-            _mm256_store_ps(block + r * 8, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r]), scales),
-                                                         _mm256_set1_ps(row_scales[r])));
-        scatter(block, 8, R, width, out + (size_t)g * 8 * n, n);
+    }
+    for (int half = 0; half < 2; half++) {
+        int64_t first = half * 8, count = here - first < 8 ? here - first : 8;
+        if (count <= 0) break;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 rscale = _mm256_maskload_ps(row_scales + first, mask);
+#pragma GCC unroll 4
+        for (int j = 0; j < W; j++) {
+            __m256 dots = _mm256_cvtepi32_ps(acc[j][half]);
+            _mm256_maskstore_ps(out + (size_t)j * n + first, mask,
+                                _mm256_mul_ps(_mm256_mul_ps(dots, _mm256_set1_ps(query_scales[j])), rscale));
+        }
     }
 }
 
-AVX2_FN static void estimates_avx2(const int8_t *rows, const float *row_scales, int64_t n, int dims,
-                                   const int16_t *packed, const float *query_scales, int m, float *out) {
-    int64_t i = 0;
-    for (; i + ROWS <= n; i += ROWS)
-        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, ROWS);
-    for (; i < n; i++)
-        avx2_block(rows + i * dims, row_scales + i, dims, packed, query_scales, m, out + i, n, 1);
+AVX2_FN static void estimates_avx2(const int8_t *blocks, const float *row_scales, int64_t n, int dims,
+                                   const uint32_t *words, const float *query_scales, int m, float *out) {
+    const int chunks = dims / 4;
+    for (int64_t b = 0; b * BLOCK < n; b++) {
+        const int8_t *block = blocks + (size_t)b * chunks * 64;
+        int64_t first = b * BLOCK, here = n - first < BLOCK ? n - first : BLOCK;
+        for (int j = 0; j < m; j += 4) {
+            const uint32_t *w = words + (size_t)j * chunks;
+            const float *qs = query_scales + j;
+            float *o = out + (size_t)j * n + first;
+            switch (m - j < 4 ? m - j : 4) {
+                case 1: avx2_queries(block, chunks, w, qs, row_scales + first, here, o, n, 1); break;
+                case 2: avx2_queries(block, chunks, w, qs, row_scales + first, here, o, n, 2); break;
+                case 3: avx2_queries(block, chunks, w, qs, row_scales + first, here, o, n, 3); break;
+                default: avx2_queries(block, chunks, w, qs, row_scales + first, here, o, n, 4); break;
+            }
+        }
+    }
 }
 #endif
 
-/* out[m][n]: out[j][i] = row_scales[i] * query_scales[j] * <rows[i], queries[j]>, with the
- * kernel of dots_isa(max_isa). dims a multiple of 16, at most MAX_DIMS.
+/* out[m][n]: out[j][i] = row_scales[i] * query_scales[j] * <row i, queries[j]>, the rows in blocks
+ * (above), with the kernel of dots_isa(max_isa). dims a multiple of 16, at most MAX_DIMS.
  * Returns the kernel used (2 or 1), or -1 (no kernel here, bad dims, no memory). */
-int dots_estimates(const int8_t *rows, const float *row_scales, int64_t n, int dims,
+int dots_estimates(const int8_t *blocks, const float *row_scales, int64_t n, int dims,
                    const int8_t *queries, const float *query_scales, int m, float *out, int max_isa) {
     int isa = dots_isa(max_isa);
     if (isa == 0 || dims <= 0 || dims % 16 || dims > MAX_DIMS || m <= 0) return -1;
 #ifdef DOTS_X86
-    size_t size = isa == 2 ? (size_t)((m + 14) / 15) * dims * 16 : (size_t)((m + 7) / 8) * dims * 16;
-    void *packed = aligned_alloc(64, size);
-    if (!packed) return -1;
-    if (isa == 2) {
-        pack_vnni(queries, m, dims, (uint8_t *)packed);
-        estimates_vnni(rows, row_scales, n, dims, (const uint8_t *)packed, query_scales, m, out);
-    } else {
-        pack_avx2(queries, m, dims, (int16_t *)packed);
-        estimates_avx2(rows, row_scales, n, dims, (const int16_t *)packed, query_scales, m, out);
-    }
-    free(packed);
+    /* a query's chunks as 32-bit words (VNNI: each byte + 128, unsigned) */
+    const int chunks = dims / 4;
+    uint32_t *words = malloc((size_t)m * chunks * sizeof(uint32_t));
+    if (!words) return -1;
+    for (int j = 0; j < m; j++)
+        for (int k = 0; k < chunks; k++) {
+            uint32_t word = 0;
+            for (int b = 0; b < 4; b++)
+                word |= (uint32_t)(uint8_t)(queries[(size_t)j * dims + k * 4 + b] + (isa == 2 ? 128 : 0)) << (8 * b);
+            words[(size_t)j * chunks + k] = word;
+        }
+    if (isa == 2)
+        estimates_vnni(blocks, row_scales, n, dims, words, query_scales, m, out);
+    else
+        estimates_avx2(blocks, row_scales, n, dims, words, query_scales, m, out);
+    free(words);
 #endif
-    (void)rows; (void)row_scales; (void)n; (void)queries; (void)query_scales; (void)out;
+    (void)blocks; (void)row_scales; (void)n; (void)queries; (void)query_scales; (void)out;
     return isa;
 }
 

@@ -28,9 +28,12 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ..files import compiled
+from ..files import compiled, compiled_library
 
 ISA = {2: "avx512-vnni", 1: "avx2"}
+VERSION = 2
+"""The layout and arguments of ``dots.c`` this module passes (its ``dots_version``): 2 reads the
+vocabulary's rows in blocks (``blocked``)."""
 
 
 def quantized(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +44,27 @@ def quantized(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales = (peaks / 127).astype(np.float32)
     inverse = np.divide(1, scales, out=np.zeros_like(scales), where=scales > 0)
     return np.rint(matrix * inverse[:, None]).clip(-127, 127).astype(np.int8), scales
+
+
+BLOCK = 16
+"""Rows a block of ``blocked``."""
+
+
+def blocked(codes: np.ndarray) -> np.ndarray:
+    """int8 rows (n, dims) as ``Kernel.estimates`` reads them: blocks of BLOCK rows, each 4 dims of
+    the block's rows together ((ceil(n / BLOCK), dims / 4, BLOCK, 4); rows past n zero), so that
+    one vector load serves every query word (see dots.c)."""
+    n, dims = codes.shape
+    if dims % 4:
+        raise ValueError(f"dots: {dims} dimensions do not split into chunks of 4")
+    padded = np.zeros((-(-n // BLOCK) * BLOCK, dims), np.int8)
+    padded[:n] = codes
+    return np.ascontiguousarray(padded.reshape(-1, BLOCK, dims // 4, 4).transpose(0, 2, 1, 3))
+
+
+def unblocked(blocks: np.ndarray, n: int) -> np.ndarray:
+    """The rows ``blocked`` laid out, (n, dims)."""
+    return blocks.transpose(0, 2, 1, 3).reshape(-1, blocks.shape[1] * 4)[:n]
 
 
 @dataclass(frozen=True)
@@ -87,7 +111,9 @@ class Kernel:
     """The built library, bound with ctypes."""
 
     def __init__(self, path: str, max_isa: int = 2) -> None:
-        lib = ctypes.CDLL(path)
+        lib = compiled_library(path, "dots_version", VERSION)
+        if lib is None:
+            raise RuntimeError("dots: a library built from another dots.c (pip install -e . builds it again)")
         lib.dots_isa.argtypes = [ctypes.c_int]
         lib.dots_estimates.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
                                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
@@ -95,31 +121,20 @@ class Kernel:
         if isa not in ISA:
             raise RuntimeError("dots: the CPU has neither AVX2 nor AVX-512 VNNI")
         self._lib, self._max_isa, self.isa = lib, max_isa, ISA[isa]
-        self._best = getattr(lib, "dots_best", None)  # not in a library built from an older dots.c
-        if self._best is not None:
-            self._best.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-        pointer, size = ctypes.c_void_p, ctypes.c_int64
-        self._shortlist = getattr(lib, "dots_shortlist", None)
-        if self._shortlist is not None:
-            real = ctypes.c_float
-            self._shortlist.argtypes = [pointer, pointer, real, pointer, pointer, real, pointer, size, size, pointer,
-                                        pointer, size, pointer, size, pointer, pointer, ctypes.c_int]
-            self._shortlist.restype = size
-        self._nearest = getattr(lib, "dots_nearest", None)
-        if self._nearest is not None:
-            self._nearest.argtypes = [pointer, size, size, size, pointer, size, size, size, pointer, pointer,
-                                      ctypes.c_int]
-            self._nearest.restype = size
-        self._exact = getattr(lib, "dots_exact", None)
-        if self._exact is not None:
-            self._exact.argtypes = [pointer, pointer, ctypes.c_int, pointer, size, size, pointer, pointer, size, pointer,
-                                    ctypes.c_int]
-            self._exact.restype = None
-
-    @property
-    def has_shortlist(self) -> bool:
-        """Whether the library has ``shortlist`` and ``exact`` (one built from an older dots.c has not)."""
-        return self._shortlist is not None and self._exact is not None
+        pointer, size, real = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+        self._best = lib.dots_best
+        self._best.argtypes = [pointer, size, ctypes.c_int, ctypes.c_int, pointer]
+        self._shortlist = lib.dots_shortlist
+        self._shortlist.argtypes = [pointer, pointer, real, pointer, pointer, real, pointer, size, size, pointer,
+                                    pointer, size, pointer, size, pointer, pointer, ctypes.c_int]
+        self._shortlist.restype = size
+        self._nearest = lib.dots_nearest
+        self._nearest.argtypes = [pointer, size, size, size, pointer, size, size, size, pointer, pointer, ctypes.c_int]
+        self._nearest.restype = size
+        self._exact = lib.dots_exact
+        self._exact.argtypes = [pointer, pointer, ctypes.c_int, pointer, size, size, pointer, pointer, size, pointer,
+                                ctypes.c_int]
+        self._exact.restype = None
 
     @staticmethod
     def takes(passages: Rows, sentences: Rows, owners: np.ndarray, half: bool = False) -> bool:
@@ -157,7 +172,6 @@ class Kernel:
         (passage_rows, passage_scales, passage_offset), (sentence_rows, sentence_scales, sentence_offset) = (
             (matrix.codes.ctypes.data, matrix.scales.ctypes.data, float(matrix.centre @ query))
             if isinstance(matrix, Scaled) else (matrix.ctypes.data, None, 0.0) for matrix in (passages, sentences))
-        assert self._shortlist is not None
         found = self._shortlist(passage_rows, passage_scales, passage_offset, sentence_rows, sentence_scales,
                                 sentence_offset, owners.ctypes.data,
                                 len(owners), query.shape[0], query.ctypes.data, bounds.ctypes.data, len(bounds),
@@ -174,7 +188,7 @@ class Kernel:
         it does not read these as they are. The table holds their addresses: whoever keeps it keeps
         the arrays too."""
         dims = basis.shape[1] if basis.ndim == 2 else -1
-        if not (self._nearest is not None and basis.dtype == np.float32 and basis.flags.c_contiguous
+        if not (basis.dtype == np.float32 and basis.flags.c_contiguous
                 and self.takes(passages, sentences, owners) and passages.shape[1] == dims
                 and self.takes(full_passages, full_sentences, owners, half=True)
                 and full_passages.shape == (len(passages), basis.shape[0])
@@ -197,7 +211,6 @@ class Kernel:
         query = np.ascontiguousarray(query, dtype=np.float32)
         table = np.ascontiguousarray(table, dtype=np.uint64)
         docnums, values = np.empty(max(0, k), np.int64), np.empty(max(0, k), np.float32)
-        assert self._nearest is not None
         found = self._nearest(table.ctypes.data, len(table), dims, len(query), query.ctypes.data, keep, keep_total, k,
                               docnums.ctypes.data, values.ctypes.data, self._max_isa)
         if found < 0:
@@ -215,35 +228,34 @@ class Kernel:
             raise ValueError("dots: a position outside the passages")
         query = np.ascontiguousarray(query, dtype=np.float32)
         out = np.empty(len(positions), dtype=np.float32)
-        assert self._exact is not None
         self._exact(passages.ctypes.data, sentences.ctypes.data, int(passages.dtype == np.float16), owners.ctypes.data, len(owners),
                     query.shape[0], query.ctypes.data, positions.ctypes.data, len(positions), out.ctypes.data,
                     self._max_isa)
         return out
 
-    def estimates(self, rows: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    def estimates(self, blocks: np.ndarray, row_scales: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(queries, rows) similarity estimates of the float ``queries`` (quantized here the same
-        way) to int8 ``rows`` scaled by ``row_scales``."""
-        rows = np.ascontiguousarray(rows, dtype=np.int8)
+        way) to int8 rows laid out by ``blocked``, each scaled by its ``row_scales``."""
+        blocks = np.ascontiguousarray(blocks, dtype=np.int8)
         row_scales = np.ascontiguousarray(row_scales, dtype=np.float32)
         codes, scales = quantized(queries)
-        out = np.empty((len(codes), len(rows)), dtype=np.float32)
-        if not len(rows) or not len(codes):
+        n = len(row_scales)
+        out = np.empty((len(codes), n), dtype=np.float32)
+        if not n or not len(codes):
             return out
-        if rows.shape[1] != codes.shape[1] or len(row_scales) != len(rows):
-            raise ValueError(f"dots: rows {rows.shape} and queries {codes.shape} do not match")
-        if self._lib.dots_estimates(rows.ctypes.data, row_scales.ctypes.data, len(rows), rows.shape[1],
+        if blocks.shape != (-(-n // BLOCK), codes.shape[1] // 4, BLOCK, 4) or codes.shape[1] % 4:
+            raise ValueError(f"dots: {n} rows in blocks {blocks.shape} and queries {codes.shape} do not match")
+        if self._lib.dots_estimates(blocks.ctypes.data, row_scales.ctypes.data, n, codes.shape[1],
                                     codes.ctypes.data, scales.ctypes.data, len(codes), out.ctypes.data,
                                     self._max_isa) < 0:
-            raise ValueError(f"dots: {rows.shape[1]} dimensions (a multiple of 16 up to 1024 are taken)")
+            raise ValueError(f"dots: {codes.shape[1]} dimensions (a multiple of 16 up to 1024 are taken)")
         return out
 
     def best(self, scores: np.ndarray, k: int) -> np.ndarray | None:
         """The columns of each row's ``k`` highest scores, in no order ((rows, k) int64; the lower
-        columns of equal scores); None where the library has no ``dots_best`` or k is not below
-        the columns."""
+        columns of equal scores); None where k is not below the columns."""
         rows, columns = scores.shape
-        if self._best is None or not 0 < k < columns:
+        if not 0 < k < columns:
             return None
         scores = np.ascontiguousarray(scores, dtype=np.float32)
         out = np.empty((rows, k), dtype=np.int64)

@@ -216,7 +216,7 @@ class SegmentVectors:
         projected = np.asarray(query @ self.projection.basis, dtype=np.float32)
         passages, sentences = self.projection.passages, self.projection.sentences
         kernel = dots.kernel()
-        if kernel is not None and kernel.has_shortlist and kernel.takes(passages, sentences, self.owners):
+        if kernel is not None and kernel.takes(passages, sentences, self.owners):
             return kernel.shortlist(passages, sentences, self.owners, projected, spans, allowed, keep)
         read = np.concatenate([np.arange(start, stop) for start, stop in spans] or [np.zeros(0, np.int64)])
         values = np.concatenate([self._similarities(passages, sentences, projected, start, stop)
@@ -241,7 +241,7 @@ class SegmentVectors:
         """The similarities of some rows (positions into ``rows``), read from the full vectors: by
         ``dots.c`` where it was built, in one call without the GIL (as ``span_shortlist``)."""
         kernel = dots.kernel()
-        if kernel is not None and kernel.has_shortlist and kernel.takes(self.passages, self.sentences, self.owners,
+        if kernel is not None and kernel.takes(self.passages, self.sentences, self.owners,
                                                                        half=True):
             return kernel.exact(self.passages, self.sentences, self.owners, query, positions)
         return self._with_sentences(self.passages[positions] @ query, self.sentences, positions, query)

@@ -92,13 +92,13 @@ def _with_vocabulary(tmp_path: Path) -> tuple[Path, Index, Path]:
 
 
 def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_path: Path) -> None:
-    """Text unchanged, a vocabulary without {lang}.projected8.npy (as indexes built before it have)
+    """Text unchanged, a vocabulary without {lang}.blocked8.npy (as indexes built before it have)
     is written again by the next run, with them; then it stays."""
     from search.storage import checksums
 
     docs, index, folder = _with_vocabulary(tmp_path)
     for lang in ("en", "ru"):
-        (folder / f"{lang}.projected8.npy").unlink()
+        (folder / f"{lang}.blocked8.npy").unlink()
         (folder / f"{lang}.scale.npy").unlink()
     (folder / checksums.MANIFEST).unlink()
     checksums.seal_folder(folder)  # as written before: sealed without them
@@ -106,7 +106,7 @@ def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_pa
     assert vocabulary.load(index.store.path)["ru"].words  # it still answers queries meanwhile
     index.update([str(docs)], deep=False)
     (again,) = [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)]
-    assert all((again / f"{lang}.projected8.npy").exists() for lang in ("en", "ru"))
+    assert all((again / f"{lang}.blocked8.npy").exists() for lang in ("en", "ru"))
     assert vocabulary.built_from(index.store.path) is not None
     index.update([str(docs)], deep=False)
     assert [p for p in index.store.path.iterdir() if p.name.startswith(vocabulary.PREFIX)] == [again]
@@ -278,7 +278,8 @@ def _large_vocabulary(folder: Path, seed: int) -> tuple[list[str], Any]:
 
 @pytest.mark.parametrize("isa", [2, 1])
 def test_int8_estimates_are_the_float32_ones_within_the_quantization_bound(isa: int) -> None:
-    """Both kernels, several groups of query words, a partial last block of rows, a zero query."""
+    """Both kernels, several passes of query words, a partial last block of rows, a zero query; the
+    values are the integer sums scaled in float32, (sum * query scale) * row scale, to the bit."""
     import numpy as np
 
     from search.vectors import dots
@@ -292,15 +293,16 @@ def test_int8_estimates_are_the_float32_ones_within_the_quantization_bound(isa: 
     queries[5] = 0
     codes, scales = dots.quantized(rows)
     query_codes, query_scales = dots.quantized(queries)
-    estimates = kernel.estimates(codes, scales, queries)
+    estimates = kernel.estimates(dots.blocked(codes), scales, queries)
     # |<r, q> - <r~, q~>| <= |r - r~|.|q| + |r~|.|q - q~|, each element off by at most half its scale
     bound = (scales[None, :] / 2 * np.abs(queries).sum(axis=1)[:, None]
              + query_scales[:, None] / 2 * (np.abs(codes.astype(np.float32)) * scales[:, None]).sum(axis=1)[None, :])
     error = np.abs(estimates - queries @ rows.T)
     assert estimates.shape == (17, 1003) and (error <= bound * 1.001 + 1e-6).all()
     assert (estimates[5] == 0).all()
-    integer = (query_codes.astype(np.int64) @ codes.astype(np.int64).T) * query_scales[:, None] * scales[None, :]
-    np.testing.assert_allclose(estimates, integer, rtol=1e-6, atol=1e-6)  # the integer sums are exact
+    sums = (query_codes.astype(np.int64) @ codes.astype(np.int64).T).astype(np.float32)
+    np.testing.assert_array_equal(estimates, sums * query_scales[:, None] * scales[None, :])
+    assert (dots.unblocked(dots.blocked(codes), len(codes)) == codes).all()
 
 
 def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_path: Path) -> None:
@@ -310,12 +312,12 @@ def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_
 
     words, matrix = _large_vocabulary(tmp_path, 4)
     folder = tmp_path / f"{vocabulary.PREFIX}1"
-    int8_files = {"en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy"}
+    int8_files = {"en.blocked8.npy", "en.scale.npy", "ru.blocked8.npy", "ru.scale.npy"}
     assert {p.name for p in folder.iterdir()} >= int8_files
     loaded = vocabulary.load(tmp_path)["en"]
     assert loaded.quantized is not None and loaded.projection is not None
     codes, scales = dots.quantized(loaded.projection[1])
-    assert (loaded.quantized[0] == codes).all() and (loaded.quantized[1] == scales).all()
+    assert (dots.unblocked(loaded.quantized[0], len(codes)) == codes).all() and (loaded.quantized[1] == scales).all()
     assert is_mapped(loaded.quantized[0])  # mapped, not read
 
     rng = np.random.default_rng(5)
@@ -329,8 +331,32 @@ def test_a_saved_vocabulary_has_int8_coordinates_and_its_estimates_use_them(tmp_
     assert [[w for w, _ in row] for row in fast] == [[w for w, _ in row] for row in full.nearest(queries, 12, 0.1)]
     assert all(len(row) == 12 for row in fast) and [row[0][0] for row in fast] == words[:20]
     # the int8 codes are what the estimate reads: zeroed, the shortlist is arbitrary
-    zeroed = dataclasses.replace(loaded, quantized=(np.zeros_like(codes), scales))
+    zeroed = dataclasses.replace(loaded, quantized=(np.zeros_like(loaded.quantized[0]), scales))
     assert zeroed.nearest(queries, 12, 0.1) != fast
+
+
+def test_a_vocabulary_written_with_its_int8_coordinates_row_by_row_has_them_blocked_when_loaded(tmp_path: Path) -> None:
+    """Indexes built before the blocks: the same estimates, so the same neighbours, until the next
+    run writes the vocabulary again."""
+    import numpy as np
+
+    from search.storage import checksums
+    from search.vectors import dots
+
+    words, matrix = _large_vocabulary(tmp_path, 5)
+    folder = tmp_path / f"{vocabulary.PREFIX}1"
+    written = vocabulary.load(tmp_path)["en"]
+    for lang in ("en", "ru"):
+        blocks, scales = np.load(folder / f"{lang}.blocked8.npy"), np.load(folder / f"{lang}.scale.npy")
+        np.save(folder / f"{lang}.projected8.npy", dots.unblocked(blocks, len(scales)))
+        (folder / f"{lang}.blocked8.npy").unlink()
+    (folder / checksums.MANIFEST).unlink()
+    checksums.seal_folder(folder)
+    assert vocabulary.built_from(tmp_path) is None  # the next run writes it again
+    older = vocabulary.load(tmp_path)["en"]
+    assert older.quantized is not None and (older.quantized[0] == written.quantized[0]).all()  # type: ignore[index]
+    queries = matrix[:20] + 0.05 * np.random.default_rng(6).standard_normal((20, 512)).astype(np.float32)
+    assert older.nearest(queries, 12, 0.1) == written.nearest(queries, 12, 0.1)
 
 
 def test_a_vocabulary_written_without_int8_coordinates_still_loads_and_searches(tmp_path: Path) -> None:
@@ -341,7 +367,7 @@ def test_a_vocabulary_written_without_int8_coordinates_still_loads_and_searches(
 
     words, matrix = _large_vocabulary(tmp_path, 6)
     folder = tmp_path / f"{vocabulary.PREFIX}1"
-    for name in ("en.projected8.npy", "en.scale.npy", "ru.projected8.npy", "ru.scale.npy", checksums.MANIFEST):
+    for name in ("en.blocked8.npy", "en.scale.npy", "ru.blocked8.npy", "ru.scale.npy", checksums.MANIFEST):
         (folder / name).unlink()
     checksums.seal_folder(folder)
     loaded = vocabulary.load(tmp_path)
