@@ -376,6 +376,16 @@ def test_a_vocabulary_written_without_int8_coordinates_still_loads_and_searches(
     assert [row[0][0] for row in loaded["en"].nearest(queries, 3, 0.5)] == words[10:15]
 
 
+def test_a_library_built_from_another_dots_c_is_never_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its estimates would read the rows in another layout: the kernel is then None (numpy reads them)."""
+    from search.vectors import dots
+
+    if dots.load() is None:
+        pytest.skip("the dots kernel is not built here")
+    monkeypatch.setattr(dots, "VERSION", dots.VERSION + 1)
+    assert dots.load() is None
+
+
 def test_without_the_library_the_float32_coordinates_give_the_estimates(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
