@@ -58,6 +58,17 @@ int dots_isa(int max_isa) {
 /* ------------------------------ AVX-512 VNNI ------------------------------ */
 
 #define BLOCK 16  /* rows a block (dots.blocked) */
+#define PREFETCH_BLOCKS 2
+
+/* The block PREFETCH_BLOCKS ahead asked for now: a block is one 4 KB page (at 256 dims), where the
+ * hardware's stream prefetcher stops, so each new page's lines came cold. A query's estimates at
+ * 1x, from rows mostly out of cache, took 1.1-1.2 ms instead of 1.4 (1, 4 and 8 blocks ahead, or
+ * into L2 only, no better). */
+INLINE void prefetch_ahead(const int8_t *block, int64_t b, int64_t n, int chunks) {
+    if ((b + PREFETCH_BLOCKS) * BLOCK >= n) return;
+    const char *ahead = (const char *)(block + (size_t)PREFETCH_BLOCKS * chunks * 64);
+    for (int k = 0; k < chunks; k++) _mm_prefetch(ahead + (size_t)k * 64, _MM_HINT_T0);
+}
 
 /* Up to W queries over one block: their sums in W registers, each query's 4 bytes of a chunk one
  * broadcast (words: a query's chunks as 32-bit words, + 128 a byte). */
@@ -92,6 +103,7 @@ VNNI_FN static void estimates_vnni(const int8_t *blocks, const float *row_scales
         __mmask16 kept = (__mmask16)((1u << here) - 1);
         __m512 rscale = _mm512_maskz_loadu_ps(kept, row_scales + first);
         __m512i sums = _mm512_setzero_si512();
+        prefetch_ahead(block, b, n, chunks);
         for (int k = 0; k < chunks; k++)
             sums = _mm512_dpbusd_epi32(sums, ones, _mm512_loadu_si512((const void *)(block + (size_t)k * 64)));
         for (int j = 0; j < m; j += 16) {
@@ -151,6 +163,7 @@ AVX2_FN static void estimates_avx2(const int8_t *blocks, const float *row_scales
     for (int64_t b = 0; b * BLOCK < n; b++) {
         const int8_t *block = blocks + (size_t)b * chunks * 64;
         int64_t first = b * BLOCK, here = n - first < BLOCK ? n - first : BLOCK;
+        prefetch_ahead(block, b, n, chunks);
         for (int j = 0; j < m; j += 4) {
             const uint32_t *w = words + (size_t)j * chunks;
             const float *qs = query_scales + j;
