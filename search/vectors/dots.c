@@ -228,8 +228,11 @@ static inline __attribute__((always_inline)) void sift_down(int64_t *heap, int k
     }
 }
 
-/* Columns from ``from`` on, scalar: a column past the k-th best so far replaces it. */
-static inline __attribute__((always_inline)) float best_from(const float *row, int64_t from, int64_t n, int64_t *heap, int k, float root) {
+/* Columns from ``from`` on, scalar: a column past the k-th best so far replaces it. Inlined, as
+ * sift_down is, into best_avx2: called there as functions of their own, without AVX, they made it
+ * twice as slow as the scalar loop alone. */
+static inline __attribute__((always_inline)) float best_from(const float *row, int64_t from, int64_t n,
+                                                             int64_t *heap, int k, float root) {
     for (int64_t i = from; i < n; i++)
         if (row[i] > root) {
             heap[0] = i;

@@ -4,7 +4,8 @@ The estimate of a query word's similarity to every vocabulary word reads all of 
 coordinates; as float32 that is 30 MB a language, and numpy's product is bound by memory
 speed. Stored as int8 (``quantized``: symmetric, a scale per row) they are a quarter of the
 bytes, and ``dots.c`` multiplies them with the query words' own int8 coordinates in one pass
-(AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes), and
+(AVX-512 VNNI, else AVX2, chosen at run time; one thread, the GIL released by ctypes; the rows laid
+out in blocks of 16, ``blocked``, so that one load serves every query word), and
 picks each query word's shortlist from the estimates (``Kernel.best``: one pass with a heap,
 where numpy's partitions took three; a headline's neighbours 2.3 ms instead of 3.4).
 
