@@ -81,24 +81,29 @@ class FrozenTable:
 
     def get(self, key: str) -> str | None:
         """The key's value, or None where the table has none (or a damaged entry for it)."""
+        found = self.get_bytes(key)
+        try:
+            return None if found is None else found.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The key's value as laid out (text as UTF-8), or None where the table has none."""
         encoded = key.encode("utf-8")
         wanted = _hash(encoded)
         at = bisect.bisect_left(self._hashes, wanted)
         while at < self.count and self._hashes[at] == wanted:  # equal hashes: the keys tell
             entry = self._entries[self._offsets[at]:self._offsets[at + 1]]
             if entry[:len(encoded)] == encoded and len(entry) > len(encoded) and entry[len(encoded)] == 0:
-                try:
-                    return bytes(entry[len(encoded) + 1:]).decode("utf-8")
-                except UnicodeDecodeError:
-                    return None
+                return bytes(entry[len(encoded) + 1:])
             at += 1
         return None
 
     @staticmethod
-    def layout(items: Iterable[tuple[str, str]]) -> np.ndarray:
-        """The array of these (key, value) pairs (keys with a NUL are left out)."""
-        entries = sorted((_hash(key), key, value.encode("utf-8")) for key, value in
-                         ((key.encode("utf-8"), value) for key, value in items) if b"\x00" not in key)
+    def layout(items: Iterable[tuple[str, str | bytes]]) -> np.ndarray:
+        """The array of these (key, value) pairs, values text or bytes (keys with a NUL are left out)."""
+        entries = sorted((_hash(key), key, value if isinstance(value, bytes) else value.encode("utf-8"))
+                         for key, value in ((key.encode("utf-8"), value) for key, value in items) if b"\x00" not in key)
         blobs = [key + b"\x00" + value for _, key, value in entries]
         offsets = np.zeros(len(blobs) + 1, dtype="<u8")
         np.cumsum([len(blob) for blob in blobs], out=offsets[1:])
@@ -111,7 +116,7 @@ def _hash(encoded: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
 
 
-def _frozen_at(path: Path) -> FrozenTable | None:
+def frozen_at(path: Path) -> FrozenTable | None:
     """The frozen table in a file, or None where there is none or it is unreadable."""
     try:
         return FrozenTable(mapped(path))
@@ -190,7 +195,7 @@ class MachineCache:
     def _open_frozen(self) -> FrozenTable | None:
         """The frozen table, mapped once a process; None where there is none or it is unreadable."""
         if self._frozen is False:
-            self._frozen = _frozen_at(self.frozen_path)
+            self._frozen = frozen_at(self.frozen_path)
         return self._frozen  # type: ignore[return-value]
 
     def freeze(self) -> None:
@@ -198,7 +203,7 @@ class MachineCache:
         or more beyond the frozen table there (a stale one only sends more reads to SQLite)."""
         try:
             with closing(read_only(self.path)) as db:
-                frozen = _frozen_at(self.frozen_path)
+                frozen = frozen_at(self.frozen_path)
                 if frozen is not None and db.execute(self._count).fetchone()[0] - frozen.count < FREEZE_AFTER:
                     return
                 table = FrozenTable.layout(db.execute(self._every))

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from search.files import FrozenTable
 from search.languages import lexicon
 from search.languages.lexicon import compile_lexicon, parse_entry
 
@@ -140,43 +141,59 @@ def test_a_current_cache_is_left_alone_and_a_broken_one_rebuilt(tmp_path: Path) 
     assert isinstance(lexicon.load(tmp_path).en_ru, lexicon._StoredTable)
 
 
-def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("frozen", [True, False])
+def test_the_cache_answers_as_the_compiled_lexicon_does(tmp_path: Path, frozen: bool) -> None:
+    """From its frozen tables, or from SQLite alone (a cache written before them)."""
     compiled = lexicon._compiled(lexicon._stamp())
     lexicon.load(tmp_path)
+    if not frozen:
+        for path in tmp_path.glob("lexicon-*.sqlite.*.npy"):
+            path.unlink()
     stored = lexicon.load(tmp_path)
     assert isinstance(stored.en_ru, lexicon._StoredTable)  # read on demand, not loaded whole
     for words, lang in ((["defense"], "en"), (["air", "defense"], "en"), (["cities"], "en"),
                         (["оборона"], "ru"), (["умер"], "ru"), (["Пекине"], "ru"), (["zzqqxx"], "en")):
         assert stored.lookup(words, lang) == compiled.lookup(words, lang), words
+    for word in ("air", "qqzz", "ai", "united"):
+        assert compiled.en_ru.starts_phrase(word) == stored.en_ru.starts_phrase(word), word
+    assert (stored.en_ru._frozen is not None) == frozen  # type: ignore[attr-defined]
     assert stored.has_dictionary == compiled.has_dictionary
     assert len(stored.ru_en) == len(compiled.ru_en)
 
 
-def test_the_cache_reads_each_entry_or_its_absence_once(tmp_path: Path) -> None:
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys the frozen tables are asked for, from now on."""
+    asked: list[str] = []
+    get_bytes = FrozenTable.get_bytes
+    monkeypatch.setattr(FrozenTable, "get_bytes", lambda self, key: asked.append(key) or get_bytes(self, key))
+    return asked
+
+
+def test_the_cache_reads_each_entry_or_its_absence_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the frozen tables: SQLite is not asked."""
     lexicon.load(tmp_path)
     stored = lexicon.load(tmp_path)
     statements: list[str] = []
     stored.en_ru._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    asked = _reads(monkeypatch)
     first = [stored.lookup(["defense"], "en"), stored.lookup(["zzqqxx"], "en")]
-    read = len(statements)
+    read = len(asked)
     assert read >= 2 and first[0] and not first[1]
     assert [stored.lookup(["defense"], "en"), stored.lookup(["zzqqxx"], "en")] == first
-    assert len(statements) == read
+    assert len(asked) == read and statements == []
 
 
-def test_a_run_of_words_whose_first_starts_no_phrase_is_not_looked_up(tmp_path: Path) -> None:
+def test_a_run_of_words_whose_first_starts_no_phrase_is_not_looked_up(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     lexicon.load(tmp_path)
     stored = lexicon.load(tmp_path)
     assert stored.en_ru.starts_phrase("air") and stored.ru_en.starts_phrase("воздушный")
     assert not stored.en_ru.starts_phrase("qqzz") and not stored.en_ru.starts_phrase("ai")
-    compiled = lexicon._compiled(lexicon._stamp())
-    for word in ("air", "qqzz", "ai", "united"):
-        assert compiled.en_ru.starts_phrase(word) == stored.en_ru.starts_phrase(word), word
-    statements: list[str] = []
-    stored.en_ru._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    asked = _reads(monkeypatch)
     assert stored.lookup(["qqzz", "defense"], "en") == () and stored.lookup(["ккщщ", "обороны"], "ru") == ()
-    assert statements and all("key > " in statement for statement in statements)  # ranges, no key looked up
+    assert asked and not any(" " in key for key in asked)  # first words only: no phrase looked up
     assert stored.lookup(["air", "defense"], "en")
+    assert "air defense" in asked
 
 
 def test_abbreviations_written_with_dots_find_their_entry(tiny: lexicon.Lexicon) -> None:
