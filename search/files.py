@@ -111,6 +111,12 @@ class FrozenTable:
                  offsets.tobytes(), b"".join(blobs)]
         return np.frombuffer(b"".join(parts), dtype=np.uint8)
 
+    @staticmethod
+    def write(path: Path, items: Iterable[tuple[str, str | bytes]]) -> None:
+        """Lay these pairs out (``layout``) into a file, replaced atomically."""
+        table = FrozenTable.layout(items)
+        replace_path(path, lambda tmp: tmp.write_bytes(_npy(table)))
+
 
 def _hash(encoded: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
@@ -206,8 +212,7 @@ class MachineCache:
                 frozen = frozen_at(self.frozen_path)
                 if frozen is not None and db.execute(self._count).fetchone()[0] - frozen.count < FREEZE_AFTER:
                     return
-                table = FrozenTable.layout(db.execute(self._every))
-            replace_path(self.frozen_path, lambda tmp: tmp.write_bytes(_npy(table)))
+                FrozenTable.write(self.frozen_path, db.execute(self._every))
         except (sqlite3.Error, OSError):
             pass  # no table yet, or a read-only folder: reads go to SQLite
 

@@ -34,8 +34,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
-import numpy as np
-
 from ..files import FrozenTable, cache_folder, frozen_at, read_only, replace_path
 from . import Lang, english, russian, script_of
 
@@ -87,7 +85,7 @@ class _CompiledTable(dict, Table):  # type: ignore[misc]
 
     @cached_property
     def _starts(self) -> frozenset[str]:
-        return frozenset(key.split(" ", 1)[0] for key in self if " " in key)
+        return _phrase_starts(self)
 
     def starts_phrase(self, word: str) -> bool:
         return word in self._starts
@@ -174,8 +172,8 @@ def load(folder: Path | None = None) -> Lexicon:
         for name in TABLES:  # before the cache: where it is found, they are too (or it is older)
             entries, starts = _frozen_paths(cache, name)
             table: Mapping[str, Any] = getattr(lexicon, name)
-            _write_frozen(entries, ((key, marshal.dumps(value)) for key, value in table.items()))
-            _write_frozen(starts, ((word, b"") for word in {key.split(" ", 1)[0] for key in table if " " in key}))
+            FrozenTable.write(entries, ((key, marshal.dumps(value)) for key, value in table.items()))
+            FrozenTable.write(starts, ((word, b"") for word in _phrase_starts(table)))
         replace_path(cache, lambda tmp: _write_cache(tmp, stamp, lexicon))
     except (OSError, sqlite3.Error):
         pass  # a read-only cache folder: every process compiles it in memory
@@ -187,13 +185,9 @@ def _frozen_paths(cache: Path, name: str) -> tuple[Path, Path]:
     return cache.with_name(f"{cache.name}.{name}.npy"), cache.with_name(f"{cache.name}.{name}.starts.npy")
 
 
-def _write_frozen(path: Path, items: Iterable[tuple[str, bytes]]) -> None:
-    array = FrozenTable.layout(items)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as file:
-            np.save(file, array, allow_pickle=False)
-    replace_path(path, write)
+def _phrase_starts(keys: Iterable[str]) -> frozenset[str]:
+    """The first words of the keys that are phrases."""
+    return frozenset(key.split(" ", 1)[0] for key in keys if " " in key)
 
 
 class _StoredTable(Table):
