@@ -198,6 +198,13 @@ class MachineCache:
                 self._discard_if_damaged(error)
         return found
 
+    def get(self, key: str) -> Any:
+        """One key's value, or None: from the frozen table without taking the lock (a mapped table
+        is only read), else as ``read`` finds it."""
+        frozen = self._open_frozen()
+        value = frozen.get(key) if frozen is not None else None
+        return value if value is not None else self.read([key]).get(key)
+
     def _open_frozen(self) -> FrozenTable | None:
         """The frozen table, mapped once a process; None where there is none or it is unreadable."""
         if self._frozen is False:

@@ -34,6 +34,7 @@ from typing import Callable, Iterator, Literal, Protocol
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage, RamStorage
 
+from . import analysis
 from .errors import IndexUnwritable, Interrupted
 from .ingest import archives, ocr
 from .ingest.sources import Document, SourceFile, Undecodable, discover, read, root_key
@@ -255,6 +256,7 @@ def _sync_text(writer: Writer, sources: list[SourceFile], roots: list[str], rebu
         writer.commit()
     if work:
         russian.freeze_kept()  # the lemmas of the words the run met, for queries
+        analysis.freeze_kept()  # and their terms, for highlighting
 
 
 def _chunks(work: list[tuple[SourceFile, tuple | None]], workers: int) -> Iterator[list]:
@@ -308,8 +310,9 @@ def _save_files(folder: os.PathLike[str], files: tuple[tuple[str, bytes], ...]) 
 
 def build_segment(task: TextTask) -> TextResult:
     """Read, split and analyse a task's files into a new segment of the index (in a worker); the
-    lemmas found are kept for the machine, where queries read them (``russian.lemmas``)."""
-    with russian.analysed_afresh():
+    lemmas and terms found are kept for the machine, where queries read them (``russian.lemmas``,
+    ``analysis.word_terms``)."""
+    with analysis.analysed_afresh():
         return _built_segment(task)
 
 

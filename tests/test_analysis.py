@@ -1,8 +1,11 @@
 """Analysis: words, Russian lemmas, English stems, exact forms and name keys."""
 
+from pathlib import Path
+
 import pytest
 
-from search.analysis import analyse, fold, name_keys, normal_forms, words
+from search import analysis
+from search.analysis import analyse, fold, name_keys, normal_forms, word_terms, words
 from search.languages import english
 from search.languages.names import name_key
 
@@ -78,3 +81,61 @@ def test_english_contractions_are_stop_words() -> None:
 def test_a_query_keys_an_adjective_made_from_a_name_as_the_name() -> None:
     assert name_key("Harlem") in name_keys("гарлемских", query=True)
     assert name_key("Harlem") not in name_keys("гарлемских")  # the index keys words as written
+
+
+@pytest.fixture()
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder for the machine, and this process's memo of words' terms empty."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    word_terms.cache_clear()
+    monkeypatch.setattr(analysis, "_fresh", {})
+    monkeypatch.setattr(analysis, "_unnoted", False)
+    yield tmp_path
+    word_terms.cache_clear()
+
+
+def _analysis_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, a word's terms found by analysing it fail the test."""
+    word_terms.cache_clear()
+
+    def unavailable(word: str) -> None:
+        raise AssertionError(f"{word} was analysed")
+    monkeypatch.setattr(analysis, "normal_forms", unavailable)
+    monkeypatch.setattr(analysis, "name_keys", unavailable)
+
+
+TEXT = ("Рособоронэкспорта и «Сухой» подписали военно-техническое соглашение с Russia's Rosoboronexport "
+        "in Zhuhai; Шойгу встретился с Mikheev.")
+
+
+def test_a_words_terms_are_kept_for_the_machine_and_read_back_as_the_indexer_found_them(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with analysis.analysed_afresh():  # as the indexer does, for each segment it builds
+        indexed = analyse(TEXT)
+        found = {word.text: word_terms(word.text) for word in words(TEXT)}
+    analysis.freeze_kept()
+    assert list(own_cache.rglob("terms-*.sqlite.frozen.npy"))
+    _analysis_gone(monkeypatch)
+    assert {word.text: word_terms(word.text) for word in words(TEXT)} == found  # names keys too
+    assert analyse(TEXT) == indexed
+
+
+def test_a_words_terms_kept_under_other_rules_are_not_read(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is named for what the terms depend on (pymorphy3, the stemmer, the rules' code)."""
+    with analysis.analysed_afresh():
+        word_terms("Шойгу")
+    monkeypatch.setattr(analysis, "analysis_stamp", lambda: "other rules")
+    word_terms.cache_clear()
+    asked = []
+    keys = analysis.name_keys
+    monkeypatch.setattr(analysis, "name_keys", lambda word: asked.append(word) or keys(word))
+    assert word_terms("Шойгу")[2] == (name_key("Шойгу"),) and asked == ["Шойгу"]
+
+
+def test_a_word_a_query_met_first_is_kept_when_the_same_process_indexes_it(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    word_terms("Рособоронэкспорта")  # a query's highlighting, before any table
+    with analysis.analysed_afresh():
+        word_terms("Рособоронэкспорта")
+    _analysis_gone(monkeypatch)
+    assert word_terms("Рособоронэкспорта") == (("рособоронэкспорт",), "рособоронэкспорта", (name_key("Рособоронэкспорт"),))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,13 @@ STOPWORDS = frozenset(
 )
 
 _STEMMER = snowballstemmer.stemmer("english")
+
+
+def stemmer_stamp() -> str:
+    """The stemmer's code as installed (PyStemmer's library or snowballstemmer's module): what the
+    stems depend on."""
+    found = os.stat(sys.modules[type(_STEMMER).__module__].__file__ or "")
+    return f"{type(_STEMMER).__module__}:{found.st_size}:{found.st_mtime_ns}"
 
 
 def fold(word: str) -> str:

@@ -110,6 +110,11 @@ def analysed_afresh() -> Iterator[None]:
             _keep()
 
 
+def analysing_afresh() -> bool:
+    """Whether this thread of work is within ``analysed_afresh`` (the indexer's, a lexicon's)."""
+    return _afresh
+
+
 _afresh = False
 _fresh: dict[str, tuple[str, ...]] = {}
 """Lemmas found within ``analysed_afresh``, until they are kept."""
