@@ -207,7 +207,8 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
             aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words),
                             [item.docnum for item in best])
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
-                      deep=matches, deep_share=share, limit=limit)
+                      deep=matches, deep_share=share, limit=limit,
+                      among=[item.docnum for item in best] if dense else None)
     highlighter = Highlighter(query.all_terms())
     hits = [_hit(rank, item, snapshot.stored(item.docnum), highlighter) for rank, item in enumerate(ranked, 1)]
     if len(snapshot.parts) > 1:

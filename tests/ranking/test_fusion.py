@@ -3,7 +3,10 @@ tested without an index."""
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search.ranking.fusion import RANKING, DeepMatch, Fused, Ranking, fuse
 
@@ -108,3 +111,21 @@ def test_a_limit_keeps_the_best_of_the_same_ranking() -> None:
     every = fuse(lexical, similarity, {}, content_words=3)
     assert fuse(lexical, similarity, {}, content_words=3, limit=10) == every[:10]
     assert len(every) > 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), limit=st.integers(1, 30), words=st.integers(1, 12))
+def test_ranking_again_among_the_aligned_best_gives_what_ranking_every_candidate_gives(
+        seed: int, limit: int, words: int) -> None:
+    """The searcher aligns the best of a first fusion, then ranks only those: an alignment only
+    adds, so no other candidate could have passed them."""
+    rng = np.random.default_rng(seed)
+    docnums = rng.choice(1000, size=300, replace=False).tolist()
+    lexical = {d: float(rng.uniform(0, 30)) for d in docnums[:120]}
+    similarity = {d: float(rng.uniform(0.2, 0.9)) for d in docnums[60:240]}
+    deep = {d: DeepMatch(float(rng.uniform(0.6, 0.95)), bool(rng.integers(2))) for d in docnums[100:]}
+    common = dict(content_words=words, deep=deep, deep_share=float(rng.uniform(0, 1)))
+    best = fuse(lexical, similarity, {}, limit=max(limit, 30), **common)
+    aligned = {item.docnum: float(rng.uniform(0, 1)) for item in best}
+    assert (fuse(lexical, similarity, aligned, limit=limit, among=[item.docnum for item in best], **common)
+            == fuse(lexical, similarity, aligned, limit=limit, **common))
