@@ -41,8 +41,10 @@ _STEMMER = snowballstemmer.stemmer("english")
 def stemmer_stamp() -> str:
     """The stemmer's code as installed (PyStemmer's library or snowballstemmer's module): what the
     stems depend on."""
-    found = os.stat(sys.modules[type(_STEMMER).__module__].__file__ or "")
-    return f"{type(_STEMMER).__module__}:{found.st_size}:{found.st_mtime_ns}"
+    name = type(_STEMMER).__module__
+    path = getattr(sys.modules.get(name), "__file__", None)
+    found = os.stat(path) if path else None
+    return f"{name}:{found.st_size}:{found.st_mtime_ns}" if found else name
 
 
 def fold(word: str) -> str:

@@ -111,7 +111,7 @@ def analysed_afresh() -> Iterator[None]:
 
 
 def analysing_afresh() -> bool:
-    """Whether this thread of work is within ``analysed_afresh`` (the indexer's, a lexicon's)."""
+    """Whether this process is within ``analysed_afresh`` (the indexer's, a lexicon's)."""
     return _afresh
 
 
