@@ -173,16 +173,28 @@ class MachineCache:
     def read(self, keys: Sequence[str]) -> dict[str, Any]:
         """The values the cache has of these keys."""
         found: dict[str, Any] = {}
+        frozen = self._open_frozen()
+        if frozen is not None:
+            for key in keys:
+                value = frozen.get(key)
+                if value is not None:
+                    found[key] = value
+            keys = [key for key in keys if key not in found]
+        if keys:
+            found.update(self._stored(keys))
+        return found
+
+    def get(self, key: str) -> Any:
+        """One key's value, or None (``read`` for one key, without its dict and list)."""
+        frozen = self._open_frozen()
+        value = frozen.get(key) if frozen is not None else None
+        return value if value is not None else self._stored([key]).get(key)
+
+    def _stored(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The values SQLite has of these keys. The frozen table is read without the lock (it is
+        mapped and only read); the connection, one thread at a time."""
+        found: dict[str, Any] = {}
         with self._reading:
-            frozen = self._open_frozen()
-            if frozen is not None:
-                for key in keys:
-                    value = frozen.get(key)
-                    if value is not None:
-                        found[key] = value
-                keys = [key for key in keys if key not in found]
-                if not keys:
-                    return found
             if self._reader is None and not self.path.exists():  # not yet written: nothing to open
                 return found
             try:
@@ -197,13 +209,6 @@ class MachineCache:
                     reader.close()
                 self._discard_if_damaged(error)
         return found
-
-    def get(self, key: str) -> Any:
-        """One key's value, or None: from the frozen table without taking the lock (a mapped table
-        is only read), else as ``read`` finds it."""
-        frozen = self._open_frozen()
-        value = frozen.get(key) if frozen is not None else None
-        return value if value is not None else self.read([key]).get(key)
 
     def _open_frozen(self) -> FrozenTable | None:
         """The frozen table, mapped once a process; None where there is none or it is unreadable."""

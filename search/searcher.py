@@ -181,6 +181,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         lexical = _lexical(snapshot, query, max(limit, ranking.lexical_candidates))
         similarity: dict[int, float] = {}
         aligned: dict[int, float] = {}
+        best: list[int] | None = None  # the candidates aligned, which alone can rank first
         matches: dict[int, DeepMatch] = {}
         coverage = None
         share = 0.0
@@ -202,13 +203,12 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
                 matches = _deep(snapshot, vector, deep_nearest.result(), known, detect_language(parsed.text))
                 share = deep_coverage.covered / deep_coverage.passages  # type: ignore[union-attr]
             similarity.update(passage_vectors.of(query_vector, sorted(matches.keys() - similarity.keys())))
-            best = fuse(lexical, similarity, {}, content_words=content, words=words, ranking=ranking, deep=matches,
-                        deep_share=share, limit=max(limit, ranking.aligned_candidates))
-            aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words),
-                            [item.docnum for item in best])
+            best = [item.docnum for item in fuse(lexical, similarity, {}, content_words=content, words=words,
+                                                 ranking=ranking, deep=matches, deep_share=share,
+                                                 limit=max(limit, ranking.aligned_candidates))]
+            aligned = align(snapshot, alignment.aligned_words(parsed.words, parsed.content_words), best)
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
-                      deep=matches, deep_share=share, limit=limit,
-                      among=[item.docnum for item in best] if dense else None)
+                      deep=matches, deep_share=share, limit=limit, among=best)
     highlighter = Highlighter(query.all_terms())
     hits = [_hit(rank, item, snapshot.stored(item.docnum), highlighter) for rank, item in enumerate(ranked, 1)]
     if len(snapshot.parts) > 1:

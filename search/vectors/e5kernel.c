@@ -395,7 +395,7 @@ AMX_FN static void matmul_amx(const packed_t *M, const float *X, float *Y, int L
                            s1 + t, s2 + t);
         if (TT < 16) {
             memset(q + (size_t)TT * nin, 0, (size_t)(16 - TT) * nin);
-            memset(q2 + (size_t)TT * nin, 0, (size_t)(16 - TT) * nin);
+            if (two) memset(q2 + (size_t)TT * nin, 0, (size_t)(16 - TT) * nin);
         }
         for (int p = 0; p < nout / 16; p += 2) {
             const uint8_t *w0 = M->w + (size_t)p * pstride, *w1 = w0 + pstride;
