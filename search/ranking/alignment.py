@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from itertools import chain
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -31,6 +32,8 @@ from ..vectors.vocabulary import Vocabulary, embeddable
 
 MAX_PASSAGES = 8192
 """Passages whose word rows a snapshot keeps between queries."""
+MAX_FORMS = 200_000
+"""Word forms whose vocabulary rows a snapshot keeps between queries."""
 
 
 class PassageWords:
@@ -44,34 +47,53 @@ class PassageWords:
     def __init__(self, vocabularies: Mapping[Lang, Vocabulary]) -> None:
         self._languages = tuple((lang, v) for lang, v in vocabularies.items() if len(v.words))
         self.vocabularies = tuple(v for _, v in self._languages)
-        self._met: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
+        self._met: OrderedDict[str, tuple[tuple[int, ...], ...]] = OrderedDict()
+        self._forms: dict[str, tuple[int, int] | None] = {}
+        """Word form -> (vocabulary, row), None where no vocabulary of its script has it."""
         self._lock = threading.Lock()
 
-    def rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, ...]]:
-        """Per passage, per vocabulary, the sorted rows of the passage's words it has. The words
-        of the passages not met lately are looked up together, one search per vocabulary (only
-        those of its script: a vocabulary is mapped, and a word looked up alone took 5 µs)."""
+    def rows(self, texts: Sequence[str]) -> list[tuple[tuple[int, ...], ...]]:
+        """Per passage, per vocabulary, the rows of the passage's distinct words it has. The words
+        not met lately are looked up together, one search per vocabulary (only those of its
+        script: a vocabulary is mapped, and a word looked up alone took 5 µs); a form met before
+        is one dict look-up. Rows of passages, not arrays: the 30 a query aligns, new to it, took
+        0.54 ms instead of 0.89 with their forms met before, 0.95 instead of 1.13 without."""
         with self._lock:  # queries of a server's threads share a snapshot
-            new = [text for text in dict.fromkeys(texts) if text not in self._met]
+            met = self._met
+            new = [text for text in dict.fromkeys(texts) if text not in met]
             if new:
                 forms = [set(LETTER_RUN.findall(fold(text))) for text in new]
-                scripts = {form: script_of(form) for form in set().union(*forms)}
-                found: dict[str, int] = {}
-                for lang, vocabulary in self._languages:
-                    asked = [form for form, script in scripts.items() if script == lang]
-                    found.update((form, row) for form, row in zip(asked, vocabulary.words.rows(asked))
-                                 if row is not None)
+                self._look_up(set().union(*forms))
+                known, count = self._forms, len(self._languages)
                 for text, of_text in zip(new, forms):
-                    self._met[text] = tuple(
-                        np.array(sorted(found[form] for form in of_text if scripts[form] == lang and form in found),
-                                 dtype=np.int64)
-                        for lang, _ in self._languages)
+                    found: list[list[int]] = [[] for _ in range(count)]
+                    for where in filter(None, map(known.__getitem__, of_text)):
+                        found[where[0]].append(where[1])
+                    met[text] = tuple(map(tuple, found))
             for text in texts:
-                self._met.move_to_end(text)
-            found_rows = [self._met[text] for text in texts]
-            while len(self._met) > MAX_PASSAGES:
-                self._met.popitem(last=False)
+                met.move_to_end(text)
+            found_rows = [met[text] for text in texts]
+            while len(met) > MAX_PASSAGES:
+                met.popitem(last=False)
             return found_rows
+
+    def _look_up(self, forms: set[str]) -> None:
+        """Each of these forms' vocabulary and row in the memo (emptied when it would grow past
+        MAX_FORMS)."""
+        new = forms.difference(self._forms)
+        if not new:
+            return
+        if len(self._forms) + len(new) > MAX_FORMS:
+            self._forms.clear()
+            new = forms
+        by_script: dict[Lang | None, list[str]] = {}
+        for form in new:
+            by_script.setdefault(script_of(form), []).append(form)
+            self._forms[form] = None
+        for i, (lang, vocabulary) in enumerate(self._languages):
+            asked = by_script.get(lang, [])
+            self._forms.update((form, (i, row)) for form, row in zip(asked, vocabulary.words.rows(asked))
+                               if row is not None)
 
 
 def aligned_words(words: Sequence[str], content_words: Sequence[str]) -> Sequence[str]:
@@ -110,9 +132,10 @@ def scores(content_words: Sequence[str], passages: Mapping[int, str], words: Pas
     for i, known in enumerate(words.vocabularies):
         rows = [per_vocabulary[i] for per_vocabulary in passage_rows]
         counts = np.fromiter(map(len, rows), np.int64, len(rows))
-        if not counts.sum():
+        total = int(counts.sum())
+        if not total:
             continue
-        every = np.concatenate(rows)
+        every = np.fromiter(chain.from_iterable(rows), np.int64, total)
         used = np.zeros(len(known.matrix), dtype=bool)  # a mask, not np.unique: it imports numpy.ma (10 ms)
         used[every] = True
         needed = np.flatnonzero(used)

@@ -3,13 +3,13 @@
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from search import Index
 from search.analysis import fold
 from search.languages.characters import LETTER_RUN
 from search.query.parser import parse
+from search.ranking import alignment
 from search.ranking.alignment import PassageWords, aligned_words
 from search.searcher import align
 
@@ -106,6 +106,22 @@ def test_an_index_without_vocabulary_aligns_nothing(seeds_index: Index, tmp_path
     assert copy.search("air defense systems").hits  # and the query still answers
 
 
+def test_passage_words_keep_giving_each_passages_rows_as_their_memo_of_forms_is_emptied(
+        seeds_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot keeps at most MAX_FORMS forms' rows between queries; emptied as it fills, it
+    gives the rows it gave before, the forms known already among a passage's included."""
+    passages = list(_passages(seeds_index).values())[:40]
+    with seeds_index._snapshots.acquire() as snapshot:
+        expected = PassageWords(snapshot.vocabularies).rows(passages)
+        monkeypatch.setattr(alignment, "MAX_FORMS", 60)
+        words = PassageWords(snapshot.vocabularies)
+        found = [words.rows([text])[0] for text in passages + passages[::-1]]
+        assert len(words._forms) <= 60
+    assert sum(len(rows) for per in expected for rows in per) > 200
+    for a, b in zip(expected + expected[::-1], found):
+        assert [sorted(rows) for rows in a] == [sorted(rows) for rows in b]
+
+
 def test_passage_words_looked_up_together_are_each_passages_own(seeds_index: Index) -> None:
     """A passage's rows are the same whether its words are looked up alone or beside others', and
     name words of the passage."""
@@ -116,6 +132,6 @@ def test_passage_words_looked_up_together_are_each_passages_own(seeds_index: Ind
         alone = [PassageWords(vocabularies).rows([text])[0] for text in passages]
         assert len(together) == len(passages) and sum(len(rows) for per in together for rows in per) > 200
         for text, a, b in zip(passages, together, alone):
-            assert len(a) == len(b) == len(vocabularies) and all(np.array_equal(x, y) for x, y in zip(a, b))
-            named = {known.words[row] for known, rows in zip(vocabularies.values(), a) for row in rows.tolist()}
+            assert len(a) == len(b) == len(vocabularies) and all(sorted(x) == sorted(y) for x, y in zip(a, b))
+            named = {known.words[row] for known, rows in zip(vocabularies.values(), a) for row in rows}
             assert named <= set(LETTER_RUN.findall(fold(text)))
