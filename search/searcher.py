@@ -166,13 +166,16 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     deep_nearest = None
     deep_vector: Future[np.ndarray] = Future()
     sentence = embeddings.QueryVector(parsed.text)
-    if deep_coverage and deep_coverage.covered:
-        snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
-        deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence, deep_vector)
-    if dense:
-        embeddings.preload()  # it loads while the query is translated and scored
-    # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query).
-    with deep.beside_query() if deep_nearest is not None else nullcontext():
+    beside = bool(deep_coverage and deep_coverage.covered)
+    # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query). Entered
+    # before e5's thread starts: OpenBLAS's set_num_threads(1) then took 0.01 ms, where with e5's pass
+    # already on the other core it took a median 2.2 ms (bench/performance.py's 1x headlines).
+    with deep.beside_query() if beside else nullcontext():
+        if beside:
+            snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
+            deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence, deep_vector)
+        if dense:
+            embeddings.preload()  # it loads while the query is translated and scored
         root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root
         query = compile_query(root, ranking)
         if lang:
