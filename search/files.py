@@ -90,7 +90,7 @@ class FrozenTable:
     def get_bytes(self, key: str) -> bytes | None:
         """The key's value as laid out (text as UTF-8), or None where the table has none."""
         encoded = key.encode("utf-8")
-        wanted = _hash(encoded)
+        wanted = digest64(encoded)
         at = bisect.bisect_left(self._hashes, wanted)
         while at < self.count and self._hashes[at] == wanted:  # equal hashes: the keys tell
             entry = self._entries[self._offsets[at]:self._offsets[at + 1]]
@@ -102,7 +102,7 @@ class FrozenTable:
     @staticmethod
     def layout(items: Iterable[tuple[str, str | bytes]]) -> np.ndarray:
         """The array of these (key, value) pairs, values text or bytes (keys with a NUL are left out)."""
-        entries = sorted((_hash(key), key, value if isinstance(value, bytes) else value.encode("utf-8"))
+        entries = sorted((digest64(key), key, value if isinstance(value, bytes) else value.encode("utf-8"))
                          for key, value in ((key.encode("utf-8"), value) for key, value in items) if b"\x00" not in key)
         blobs = [key + b"\x00" + value for _, key, value in entries]
         offsets = np.zeros(len(blobs) + 1, dtype="<u8")
@@ -118,7 +118,10 @@ class FrozenTable:
         replace_path(path, lambda tmp: tmp.write_bytes(_npy(table)))
 
 
-def _hash(encoded: bytes) -> int:
+def digest64(text: str | bytes) -> int:
+    """A stable 64-bit hash of a text (its UTF-8) or bytes, the same in every process and release
+    (Python's own ``hash`` of a str is salted per process): BLAKE2b's first 8 bytes, little-endian."""
+    encoded = text.encode("utf-8") if isinstance(text, str) else text
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import snowballstemmer
 
-from ..files import cache_folder, mapped, replace_path
+from ..files import cache_folder, digest64, mapped, replace_path
 from .characters import fold_marks
 
 STOPWORDS = frozenset(
@@ -155,13 +155,9 @@ def _listed(folded: str) -> bool:
     words = _word_hashes()
     if not len(words):
         return False
-    wanted = _hash(folded)
+    wanted = digest64(folded)
     at = int(np.searchsorted(words, wanted))
     return at < len(words) and int(words[at]) == wanted
-
-
-def _hash(folded: str) -> int:
-    return int.from_bytes(hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 @lru_cache(maxsize=1)
@@ -181,7 +177,7 @@ def _word_hashes() -> np.ndarray:
         pass  # none yet, or damaged: compiled again
     words = {fold(line.strip()) for path in lists
              for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()}
-    hashes = np.unique(np.fromiter((_hash(word) for word in words), np.uint64, len(words)))
+    hashes = np.unique(np.fromiter((digest64(word) for word in words), np.uint64, len(words)))
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_path(cache, lambda tmp: np.save(open(tmp, "wb"), hashes, allow_pickle=False))
