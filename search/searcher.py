@@ -288,8 +288,7 @@ def _lexical(snapshot: Snapshot, query: wq.Query, k: int) -> dict[int, float]:
 def align(snapshot: Snapshot, words: Sequence[str], docnums: list[int]) -> dict[int, float]:
     """Word alignment of the query's words (``alignment.aligned_words``) with these passages,
     each word weighed by the idf of its exact form (rare words count more)."""
-    passages = {docnum: snapshot.stored(docnum)["text"] for docnum in docnums}
-    return alignment.scores(words, passages, snapshot.passage_words, snapshot.word_vectors,
+    return alignment.scores(words, docnums, snapshot.passage_words, snapshot.word_vectors,
                             lambda word: snapshot.scorer.idf(EXACT, fold(word)))
 
 

@@ -37,6 +37,7 @@ from .query.repair import Spelling, Words
 from .ranking import alignment
 from .ranking.fusion import RANKING, Ranking
 from .ranking.scoring import Leaf, Matches, Scorer
+from .storage import wordsets
 from .storage.schema import BODY, EXACT, KIND, LANG, NAMES, PASSAGE
 from .storage.store import Commit, Store
 from .vectors import deep, dots, embeddings, stored, vocabulary
@@ -76,7 +77,8 @@ class Snapshot:
     def close(self) -> None:
         """Close the searcher and drop what was derived from this commit (mapped files with it)."""
         self.searcher.close()
-        for derived in ("vectors", "deep", "vocabularies", "spelling", "words", "passage_words", "_word_vectors"):
+        for derived in ("vectors", "deep", "vocabularies", "spelling", "words", "passage_words", "_segment_words",
+                        "_word_vectors"):
             self.__dict__.pop(derived, None)
 
     def stored(self, docnum: int) -> dict:
@@ -148,7 +150,18 @@ class Snapshot:
 
     @cached_property
     def passage_words(self) -> alignment.PassageWords:
-        return alignment.PassageWords(self.vocabularies)
+        return alignment.PassageWords(self.vocabularies, lambda docnum: self.stored(docnum)["text"], self.word_hashes)
+
+    def word_hashes(self, docnum: int) -> np.ndarray | None:
+        """The hashes of a passage's words (``wordsets``), where its segment has them."""
+        at = bisect.bisect_right(self._docbases, docnum) - 1
+        found = self._segment_words[at]
+        return None if found is None else found.of(docnum - self._docbases[at])
+
+    @cached_property
+    def _segment_words(self) -> list[wordsets.SegmentWords | None]:
+        return [wordsets.load(store.vectors_folder(wordsets.FOLDER), leaf.segment.segment_id(),
+                              leaf.segment.doc_count_all()) for leaf, store in zip(self.leaves, self._stores)]
 
     @cached_property
     def lexicon(self) -> lexicon.Lexicon:

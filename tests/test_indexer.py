@@ -17,6 +17,7 @@ from search import Index, files, indexer, output
 from search.files import FrozenTable, mapped
 from search.languages import russian
 from search.errors import IndexBusy, InputError, Interrupted
+from search.storage import wordsets
 from search.vectors import vectorize
 
 from .conftest import ROOT, news
@@ -323,3 +324,23 @@ def test_a_run_adds_lists_to_complete_segments_an_older_build_saved_without(tmp_
     assert report.unchanged == 4 and lists() is not None
     assert ("vectors layout", 1) in phases  # a bar: a segment takes seconds at a million passages
     assert index.search("grain exports report 2", lang="en").hits
+
+
+def test_each_segment_keeps_its_passages_words_and_they_go_with_it(tmp_path: Path, corpus: Path) -> None:
+    """With the vector phase, each segment's passages' words are kept as alignment reads them
+    (``wordsets``); a segment that goes takes its words with it."""
+    index = Index(tmp_path / "ix")
+    index.update([str(corpus)], vectors=False)
+    folder = index.store.vectors_folder(wordsets.FOLDER)
+    assert not folder.exists()  # no vocabulary to align with yet: not needed
+    index.update([str(corpus)], deep=False)
+    with index._snapshots.acquire() as snapshot:
+        first = {leaf.segment.segment_id() for leaf in snapshot.leaves}
+        docnums = snapshot.passages().docnums.tolist()
+        assert docnums and all(snapshot.word_hashes(docnum).tolist()
+                               == wordsets.of_text(snapshot.stored(docnum)["text"]).tolist() for docnum in docnums)
+    assert {path.name for path in folder.iterdir()} == first
+    index.update([str(_other_folder(tmp_path))], rebuild=True, deep=False)
+    with index._snapshots.acquire() as snapshot:
+        again = {leaf.segment.segment_id() for leaf in snapshot.leaves}
+    assert {path.name for path in folder.iterdir()} == again and not again & first

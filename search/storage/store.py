@@ -42,8 +42,9 @@ LOCK_TIMEOUT = 30.0
 """Seconds a writer waits for another writer to finish."""
 MARKER = "search-index.json"
 """Names the folder's format: an index of another format must be rebuilt."""
-VECTOR_FOLDERS = ("vectors", "deep")
-"""The folders of passage vectors, one per encoder, holding a folder per segment (``vectors.stored``)."""
+VECTOR_FOLDERS = ("vectors", "deep", "words")
+"""The folders of what is derived from each segment, holding a folder per segment: passage vectors, one
+folder per encoder (``vectors.stored``), and passages' words (``wordsets``)."""
 _TOC = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
 _SEGMENT_FILE = re.compile(rf"^({INDEX_NAME}_[0-9a-z]+)\.")
 _LOCK = f"{INDEX_NAME}_WRITELOCK"
@@ -217,7 +218,7 @@ class Store:
             raise
 
     def vectors_folder(self, name: str) -> Path:
-        """Where one encoder's passage vectors are kept (one of VECTOR_FOLDERS)."""
+        """Where one of VECTOR_FOLDERS is kept."""
         return self.path / name
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..files import mapped, replace_path
 from ..languages import LANGS, Lang, script_of
-from ..storage import checksums
+from ..storage import checksums, wordsets
 from ..storage.codec import ArrayTermsReader
 from ..storage.schema import EXACT
 from . import dots
@@ -161,11 +161,21 @@ class Vocabulary:
     quantized: tuple[np.ndarray, np.ndarray] | None = None
     """The coordinates as int8 in blocks (``dots.quantized``, ``dots.blocked``) and each word's scale,
     which the estimate reads where the ``dots`` kernel is built: a quarter of the bytes."""
+    hashes: np.ndarray | None = None
+    """The words' hashes and rows (``wordsets.table``), as ``save`` writes them; computed when first
+    asked for where the words are held in memory."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.words, Words):
             object.__setattr__(self, "words", ListedWords(self.words))
         object.__setattr__(self, "_neighbours", OrderedDict())
+
+    def hashed(self) -> np.ndarray | None:
+        """The words' hashes and rows (``wordsets.table``), which passages' words are looked up in;
+        None for a vocabulary written before it kept them (its passages are aligned from their text)."""
+        if self.hashes is None and isinstance(self.words, ListedWords):
+            object.__setattr__(self, "hashes", wordsets.table(list(self.words)))
+        return self.hashes
 
     def neighbours(self, words: Sequence[str], vectors: Callable[[Sequence[str]], np.ndarray], count: int,
                    floor: float = -1.0) -> list[list[tuple[str, float]]]:
@@ -321,6 +331,7 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
             ordered, order = MappedWords.arrays(words[lang])
             np.save(tmp / f"{lang}.sorted.npy", ordered, allow_pickle=False)
             np.save(tmp / f"{lang}.order.npy", order, allow_pickle=False)
+            np.save(tmp / f"{lang}.hashed.npy", wordsets.table(words[lang]), allow_pickle=False)
         checksums.seal_folder(tmp)
 
     replace_path(target, write)
@@ -332,10 +343,11 @@ def save(folder: Path, generation: int, words: dict[Lang, list[str]],
 def built_from(folder: Path) -> dict[str, int] | None:
     """What text the newest vocabulary was built from: each segment's id and deletions (a vocabulary
     depends on the text alone, so it stays current while vectors are added). None for one written
-    before its coordinates were also kept as int8: the next run writes it again, with them."""
+    before its coordinates were also kept as int8, or its words' hashes: the next run writes it
+    again, with them."""
     newest = _newest(folder)
     if newest is None or not all((newest / f"{lang}.{name}.npy").exists() for lang in LANGS
-                                 for name in ("blocked8", "sorted")):
+                                 for name in ("blocked8", "sorted", "hashed")):
         return None
     try:
         return json.loads((newest / "source.json").read_text(encoding="utf-8"))
@@ -359,7 +371,8 @@ def load(folder: Path) -> dict[Lang, Vocabulary]:
         if matrix.shape == (len(words), DIM) and len(projection[1]) == len(words):
             large = len(words) >= PROJECTED_FROM
             vocabularies[lang] = Vocabulary(words, matrix, projection if large else None,
-                                            _quantized(newest, lang, projection[1].shape) if large else None)
+                                            _quantized(newest, lang, projection[1].shape) if large else None,
+                                            _hashed(newest, lang, len(words)))
     return vocabularies
 
 
@@ -376,6 +389,15 @@ def _words(folder: Path, lang: Lang) -> Words:
     if ordered.dtype.kind != "S" or order.dtype != np.int32 or ordered.shape != order.shape:
         raise ValueError(f"{lang}'s words are not as written")
     return MappedWords(ordered, order)
+
+
+def _hashed(folder: Path, lang: Lang, count: int) -> np.ndarray | None:
+    """A language's words' hashes and rows, if its vocabulary has them as ``save`` writes them."""
+    try:
+        found = mapped(folder / f"{lang}.hashed.npy")
+    except (OSError, ValueError):
+        return None
+    return found if found.dtype == np.uint64 and found.shape == (2, count) else None
 
 
 def _quantized(folder: Path, lang: Lang, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:

@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search import Index
@@ -106,32 +107,54 @@ def test_an_index_without_vocabulary_aligns_nothing(seeds_index: Index, tmp_path
     assert copy.search("air defense systems").hits  # and the query still answers
 
 
+def _per_passage(rows_of: list[tuple[np.ndarray, np.ndarray]]) -> list[list[list[int]]]:
+    """``PassageWords.rows`` split passage by passage: per passage, per vocabulary, its rows sorted."""
+    split = [np.split(rows, np.cumsum(counts)[:-1]) for rows, counts in rows_of]
+    return [[sorted(per_vocabulary[i].tolist()) for per_vocabulary in split] for i in range(len(rows_of[0][1]))]
+
+
+def _by_text(snapshot) -> PassageWords:
+    """A snapshot's passages' words as an index without their hashes gives them: from their text."""
+    return PassageWords(snapshot.vocabularies, lambda docnum: snapshot.stored(docnum)["text"])
+
+
+def test_passage_words_read_as_the_indexer_hashed_them_are_those_of_their_text(seeds_index: Index) -> None:
+    """The indexer keeps each passage's words' hashes, and the vocabularies theirs: the rows read
+    through them are those that splitting the passage's text and looking its words up gives."""
+    docnums = list(_passages(seeds_index))
+    with seeds_index._snapshots.acquire() as snapshot:
+        assert all(snapshot.word_hashes(docnum) is not None for docnum in docnums)
+        hashed = _per_passage(snapshot.passage_words.rows(docnums))
+        from_text = _per_passage(_by_text(snapshot).rows(docnums))
+        vocabularies = list(snapshot.vocabularies.values())
+        texts = [snapshot.stored(docnum)["text"] for docnum in docnums]
+    assert hashed == from_text and sum(len(rows) for per in hashed for rows in per) > 1000
+    for text, per in zip(texts, hashed):
+        named = {known.words[row] for known, rows in zip(vocabularies, per) for row in rows}
+        assert named <= set(LETTER_RUN.findall(fold(text))) and named
+
+
 def test_passage_words_keep_giving_each_passages_rows_as_their_memo_of_forms_is_emptied(
         seeds_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     """A snapshot keeps at most MAX_FORMS forms' rows between queries; emptied as it fills, it
     gives the rows it gave before, the forms known already among a passage's included."""
-    passages = list(_passages(seeds_index).values())[:40]
+    docnums = list(_passages(seeds_index))[:40]
     with seeds_index._snapshots.acquire() as snapshot:
-        expected = PassageWords(snapshot.vocabularies).rows(passages)
+        expected = _per_passage(_by_text(snapshot).rows(docnums))
         monkeypatch.setattr(alignment, "MAX_FORMS", 60)
-        words = PassageWords(snapshot.vocabularies)
-        found = [words.rows([text])[0] for text in passages + passages[::-1]]
+        words = _by_text(snapshot)
+        found = [_per_passage(words.rows([docnum]))[0] for docnum in docnums + docnums[::-1]]
         assert len(words._forms) <= 60
     assert sum(len(rows) for per in expected for rows in per) > 200
-    for a, b in zip(expected + expected[::-1], found):
-        assert [sorted(rows) for rows in a] == [sorted(rows) for rows in b]
+    assert expected + expected[::-1] == found
 
 
 def test_passage_words_looked_up_together_are_each_passages_own(seeds_index: Index) -> None:
-    """A passage's rows are the same whether its words are looked up alone or beside others', and
-    name words of the passage."""
-    passages = list(_passages(seeds_index).values())[:40]
+    """A passage's rows are the same whether its words are looked up alone or beside others', by
+    their hashes or from its text."""
+    docnums = list(_passages(seeds_index))[:40]
     with seeds_index._snapshots.acquire() as snapshot:
-        vocabularies = snapshot.vocabularies
-        together = PassageWords(vocabularies).rows(passages)
-        alone = [PassageWords(vocabularies).rows([text])[0] for text in passages]
-        assert len(together) == len(passages) and sum(len(rows) for per in together for rows in per) > 200
-        for text, a, b in zip(passages, together, alone):
-            assert len(a) == len(b) == len(vocabularies) and all(sorted(x) == sorted(y) for x, y in zip(a, b))
-            named = {known.words[row] for known, rows in zip(vocabularies.values(), a) for row in rows}
-            assert named <= set(LETTER_RUN.findall(fold(text)))
+        for words in (snapshot.passage_words, _by_text(snapshot)):
+            together = _per_passage(words.rows(docnums))
+            alone = [_per_passage(words.rows([docnum]))[0] for docnum in docnums]
+            assert together == alone and len(together) == len(docnums)

@@ -91,6 +91,38 @@ def _with_vocabulary(tmp_path: Path) -> tuple[Path, Index, Path]:
     return docs, index, folder
 
 
+def test_a_vocabulary_kept_before_its_words_hashes_aligns_from_text_until_a_run_writes_it_again(
+        tmp_path: Path) -> None:
+    """Text unchanged, a vocabulary without {lang}.hashed.npy (as indexes built before it have) still
+    aligns passages, from their text; the next run writes it again, with them, and they are its
+    words' and rows."""
+    from search.storage import checksums
+    from search.storage import wordsets
+
+    docs, index, folder = _with_vocabulary(tmp_path)
+    with index._snapshots.acquire() as snapshot:
+        docnums = snapshot.passages().docnums.tolist()
+        hashed = snapshot.passage_words.rows(docnums)
+    for lang in ("en", "ru"):
+        (folder / f"{lang}.hashed.npy").unlink()
+    (folder / checksums.MANIFEST).unlink()
+    checksums.seal_folder(folder)  # as written before: sealed without them
+    assert vocabulary.built_from(index.store.path) is None
+    assert vocabulary.load(index.store.path)["ru"].hashed() is None
+    with index._snapshots.acquire() as snapshot:
+        from_text = snapshot.passage_words.rows(docnums)
+    def per_passage(rows_of: list) -> list:
+        return [[sorted(part.tolist()) for part in np.split(rows, np.cumsum(counts)[:-1])] for rows, counts in rows_of]
+
+    assert per_passage(from_text) == per_passage(hashed) and sum(len(rows) for rows, _ in hashed) >= 4
+    index.update([str(docs)], deep=False)
+    assert vocabulary.built_from(index.store.path) is not None
+    for lang, known in vocabulary.load(index.store.path).items():
+        table = known.hashed()
+        assert table is not None and wordsets.rows_in(table, wordsets.hashes(list(known.words))).tolist() \
+            == list(range(len(known.words)))
+
+
 def test_a_run_writes_again_a_vocabulary_kept_before_its_int8_coordinates(tmp_path: Path) -> None:
     """Text unchanged, a vocabulary without {lang}.blocked8.npy (as indexes built before it have)
     is written again by the next run, with them; then it stays."""
