@@ -174,6 +174,7 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         if beside:
             snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
             deep_nearest = deep.soon(_deep_nearest, snapshot, parsed.text, lang, sentence, deep_vector)
+            sentence.tokenize()  # while e5's thread computes e5's vector, for the pass it offers next
         if dense:
             embeddings.preload()  # it loads while the query is translated and scored
         root = _translator(snapshot, mechanisms).translate(parsed.root) if mechanisms else parsed.root

@@ -302,9 +302,17 @@ class Forward:
     def vector(self, text: str) -> np.ndarray:
         """The L2-normalised float32 vector of ``text``, as ``Encoder.encode([text])[0]`` gives it
         to float rounding."""
+        return self.vector_of(self.tokens(text))
+
+    def tokens(self, text: str) -> np.ndarray:
+        """``text``'s token ids, as ``vector_of`` takes them (ValueError if it is too long)."""
         ids = np.asarray(self._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True), dtype=np.int64)
         if len(ids) > FORWARD_MAX_TOKENS or ids.min() < 0 or ids.max() >= len(self._table):
             raise ValueError(f"encoder.c takes at most {FORWARD_MAX_TOKENS} tokens of the model's pieces")
+        return ids
+
+    def vector_of(self, ids: np.ndarray) -> np.ndarray:
+        """The vector of a text's ``tokens``: one C call, which holds the GIL only to start and end."""
         out = np.empty(backend._EMB_DIM, dtype=np.float32)
         if self._function(self._pointers, self._table.ctypes.data, self._eps, ids.ctypes.data, len(ids),
                           out.ctypes.data, self._max_isa) != 0:

@@ -3,8 +3,10 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from search.files import is_mapped
 from search.vectors import embeddings
@@ -112,3 +114,23 @@ def test_a_querys_vector_is_computed_once_by_whichever_thread_comes_first(monkey
     assert computed == []
     left.get()
     assert computed == [threading.current_thread().name]
+
+
+def test_a_query_tokenized_beforehand_gets_the_vector_its_text_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller tokenizes a query while e5's thread computes e5's vector; the pass that follows
+    reads those tokens, and its vector is the text's. Before the model is loaded, tokenizing waits
+    for nothing and the pass tokenizes the text itself."""
+    if not embeddings.compiled_query_pass():
+        pytest.skip("encoder.c was not built here")
+    for text in ("air defense systems", "системы противовоздушной обороны"):
+        query = embeddings.QueryVector(text)
+        query.tokenize()
+        assert query._tokens is not None and len(query._tokens) > 3
+        query.offer()
+        assert np.array_equal(query.get(), embeddings.encode_query(text))
+        assert np.allclose(query.get(), embeddings.encode([text])[0], atol=1e-5)
+    monkeypatch.setattr(embeddings._forward, "cache_info", lambda: SimpleNamespace(currsize=0))
+    unloaded = embeddings.QueryVector("air defense systems")
+    unloaded.tokenize()
+    assert unloaded._tokens is None
+    assert np.array_equal(unloaded.get(), embeddings.encode_query("air defense systems"))
