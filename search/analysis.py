@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator, NamedTuple, Sequence
 
 from .files import MachineCache, cache_folder
 from .languages import english, names, russian, script_of
@@ -114,7 +114,11 @@ class Terms:
 WordTerms = tuple[tuple[str, ...], str, tuple[str, ...]]
 
 
-@lru_cache(maxsize=200_000)
+MAX_TERMS = 200_000
+"""Words whose terms a process keeps (``word_terms``)."""
+_terms: dict[str, WordTerms] = {}
+
+
 def word_terms(word: str) -> WordTerms:
     """What one word is indexed as: its ``body`` terms, its ``exact`` form and, for a
     capitalised word, its ``names`` keys. Memoised: texts repeat their words.
@@ -122,17 +126,38 @@ def word_terms(word: str) -> WordTerms:
     The indexer keeps each word's terms for the machine (``analysed_afresh``), where a query
     finds those of its hits' words (highlighting): 3 µs a word, where analysing a new one took
     some 19 (37 a capitalised one, whose name keys are those of each of its lemmas)."""
+    found = _terms.get(word)
+    return found if found is not None else words_terms([word])[0]
+
+
+def words_terms(words: Sequence[str]) -> list[WordTerms]:
+    """``word_terms`` of each of these words, the machine's table read once for those not met
+    before: a query's ten hits' new words, some 70, in 2-3 µs each instead of 7.5 one by one."""
     global _unnoted
-    afresh = russian.analysing_afresh()
-    if not afresh:
-        kept = _kept().get(word)
-        if kept is not None:
-            return _decoded(kept)
-        _unnoted = True
-    found = normal_forms(word), fold(word), name_keys(word) if names.looks_like_name(word) else ()
-    if afresh:
-        _fresh[word] = found
-    return found
+    found = {word: _terms.get(word) for word in words}
+    new = [word for word, terms in found.items() if terms is None]
+    if new:
+        afresh = russian.analysing_afresh()
+        kept = {} if afresh else _kept().read(new)
+        for word in new:
+            value = kept.get(word)
+            if value is not None:
+                found[word] = _decoded(value)
+                continue
+            _unnoted = _unnoted or not afresh
+            found[word] = terms = (normal_forms(word), fold(word),
+                                   name_keys(word) if names.looks_like_name(word) else ())
+            if afresh:
+                _fresh[word] = terms
+        if len(_terms) + len(new) > MAX_TERMS:
+            _terms.clear()
+        _terms.update((word, found[word]) for word in new)
+    return [found[word] for word in words]  # type: ignore[misc]
+
+
+def forget_terms() -> None:
+    """Empty this process's memo of words' terms."""
+    _terms.clear()
 
 
 @contextmanager
@@ -142,7 +167,7 @@ def analysed_afresh() -> Iterator[None]:
     global _unnoted
     outer = russian.analysing_afresh()
     if not outer and _unnoted:  # memoised outside, those would never be kept: analysed again
-        word_terms.cache_clear()
+        forget_terms()
         _unnoted = False
     try:
         with russian.analysed_afresh():

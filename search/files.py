@@ -91,7 +91,25 @@ class FrozenTable:
         """The key's value as laid out (text as UTF-8), or None where the table has none."""
         encoded = key.encode("utf-8")
         wanted = digest64(encoded)
-        at = bisect.bisect_left(self._hashes, wanted)
+        return self._entry(encoded, wanted, bisect.bisect_left(self._hashes, wanted))
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Each key's value (``get``), their binary searches made together: highlighting asks for a
+        query's hits' new words at once."""
+        encoded = [key.encode("utf-8") for key in keys]
+        wanted = [digest64(key) for key in encoded]
+        hashes = np.frombuffer(self._hashes, dtype="<u8")
+        found: list[str | None] = []
+        for key, hash_, at in zip(encoded, wanted, np.searchsorted(hashes, np.array(wanted, dtype=np.uint64)).tolist()):
+            value = self._entry(key, hash_, at)
+            try:
+                found.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                found.append(None)
+        return found
+
+    def _entry(self, encoded: bytes, wanted: int, at: int) -> bytes | None:
+        """The value of the key ``encoded`` (its hash ``wanted``, the first hash not below it at ``at``)."""
         while at < self.count and self._hashes[at] == wanted:  # equal hashes: the keys tell
             entry = self._entries[self._offsets[at]:self._offsets[at + 1]]
             if entry[:len(encoded)] == encoded and len(entry) > len(encoded) and entry[len(encoded)] == 0:
@@ -178,10 +196,7 @@ class MachineCache:
         found: dict[str, Any] = {}
         frozen = self._open_frozen()
         if frozen is not None:
-            for key in keys:
-                value = frozen.get(key)
-                if value is not None:
-                    found[key] = value
+            found.update((key, value) for key, value in zip(keys, frozen.get_many(keys)) if value is not None)
             keys = [key for key in keys if key not in found]
         if keys:
             found.update(self._stored(keys))

@@ -214,7 +214,9 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
         ranked = fuse(lexical, similarity, aligned, content_words=content, words=words, ranking=ranking,
                       deep=matches, deep_share=share, limit=limit, among=best)
     highlighter = Highlighter(query.all_terms())
-    hits = [_hit(rank, item, snapshot.stored(item.docnum), highlighter) for rank, item in enumerate(ranked, 1)]
+    records = [snapshot.stored(item.docnum) for item in ranked]
+    highlighter.prepare([record["text"] for record in records])
+    hits = [_hit(rank, item, record, highlighter) for rank, (item, record) in enumerate(zip(ranked, records), 1)]
     if len(snapshot.parts) > 1:
         hits = [replace(hit, index=str(snapshot.parts[snapshot.index_of(item.docnum)][0].path))
                 for hit, item in zip(hits, ranked)]

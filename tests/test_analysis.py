@@ -87,16 +87,16 @@ def test_a_query_keys_an_adjective_made_from_a_name_as_the_name() -> None:
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache folder for the machine, and this process's memo of words' terms empty."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    word_terms.cache_clear()
+    analysis.forget_terms()
     monkeypatch.setattr(analysis, "_fresh", {})
     monkeypatch.setattr(analysis, "_unnoted", False)
     yield tmp_path
-    word_terms.cache_clear()
+    analysis.forget_terms()
 
 
 def _analysis_gone(monkeypatch: pytest.MonkeyPatch) -> None:
     """From here on, a word's terms found by analysing it fail the test."""
-    word_terms.cache_clear()
+    analysis.forget_terms()
 
     def unavailable(word: str) -> None:
         raise AssertionError(f"{word} was analysed")
@@ -118,6 +118,11 @@ def test_a_words_terms_are_kept_for_the_machine_and_read_back_as_the_indexer_fou
     _analysis_gone(monkeypatch)
     assert {word.text: word_terms(word.text) for word in words(TEXT)} == found  # names keys too
     assert analyse(TEXT) == indexed
+    analysis.forget_terms()
+    reads = []
+    read = analysis.MachineCache.read
+    monkeypatch.setattr(analysis.MachineCache, "read", lambda self, keys: reads.append(keys) or read(self, keys))
+    assert analysis.words_terms(list(found)) == list(found.values()) and len(reads) == 1  # read together
 
 
 def test_a_words_terms_kept_under_other_rules_are_not_read(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,7 +130,7 @@ def test_a_words_terms_kept_under_other_rules_are_not_read(own_cache: Path, monk
     with analysis.analysed_afresh():
         word_terms("Шойгу")
     monkeypatch.setattr(analysis, "analysis_stamp", lambda: "other rules")
-    word_terms.cache_clear()
+    analysis.forget_terms()
     asked = []
     keys = analysis.name_keys
     monkeypatch.setattr(analysis, "name_keys", lambda word: asked.append(word) or keys(word))

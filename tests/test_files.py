@@ -60,6 +60,9 @@ def test_a_frozen_table_gives_each_keys_value_and_nothing_for_others(tmp_path: P
     assert table.count == len(items)
     assert all(table.get(key) == value for key, value in items)
     assert [table.get(key) for key in ("", "договора", "w500", "nul\x00key", "ёлк")] == [None] * 5
+    asked = [key for key, _ in items[::-1]] + ["", "договора", "w500", "ёлк"]
+    assert table.get_many(asked) == [table.get(key) for key in asked]  # the searches made together
+    assert table.get_many([]) == [] and FrozenTable(FrozenTable.layout([])).get_many(["x"]) == [None]
     assert FrozenTable(FrozenTable.layout([])).get("x") is None
     data = FrozenTable.layout(items)
     with pytest.raises(ValueError):

@@ -7,9 +7,10 @@ matches are highlighted too.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from ..analysis import word_terms, words
+from ..analysis import WordTerms, words_terms
+from ..languages.characters import HYPHEN_RUN, WORD, split_compound
 from ..storage.schema import BODY, EXACT, NAMES
 
 Span = tuple[int, int]
@@ -26,19 +27,48 @@ class Highlighter:
         self._body, self._exact, self._names = (frozenset(by_field.get(f, ())) for f in (BODY, EXACT, NAMES))
         self._decided: dict[str, bool] = {}
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Decide the words of these texts (a query's hits) together: their terms are read from the
+        machine's table in one pass (``analysis.words_terms``)."""
+        forms: dict[str, None] = {}
+        for text in texts:
+            for match in WORD.finditer(text):
+                surface = match.group()
+                forms[surface] = None
+                if HYPHEN_RUN.search(surface):
+                    forms.update(dict.fromkeys(split_compound(surface)))
+        new = [form for form in forms if form not in self._decided]
+        for word, terms in zip(new, words_terms(new)):
+            self._decide(word, terms)
+
     def matches(self, word: str) -> bool:
         """Whether a word (as a text holds it) is indexed as one of the query's terms."""
         found = self._decided.get(word)
-        if found is None:
-            lemmas, form, keys = word_terms(word)
-            found = self._decided[word] = (form in self._exact or not self._body.isdisjoint(lemmas)
-                                           or not self._names.isdisjoint(keys))
+        return found if found is not None else self._decide(word, words_terms([word])[0])
+
+    def _decide(self, word: str, terms: WordTerms) -> bool:
+        lemmas, form, keys = terms
+        found = self._decided[word] = (form in self._exact or not self._body.isdisjoint(lemmas)
+                                       or not self._names.isdisjoint(keys))
         return found
 
     def spans(self, text: str) -> list[Span]:
-        """Spans of ``text`` whose words match: a hyphenated word whole, else its parts that do."""
+        """Spans of ``text`` whose words match: a hyphenated word whole, else its parts that do
+        (``analysis.words``' words, read from the pattern's matches without making them)."""
         spans: list[Span] = []
-        for word in words(text):
-            if (not spans or word.start >= spans[-1][1]) and self.matches(word.text):
-                spans.append((word.start, word.end))
+        decided, matches = self._decided, self.matches
+        for match in WORD.finditer(text):
+            surface = match.group()
+            found = decided.get(surface)
+            if found is None:
+                found = matches(surface)
+            if found:
+                spans.append(match.span())
+            elif HYPHEN_RUN.search(surface):
+                offset = match.start()
+                for part in split_compound(surface):
+                    end = offset + len(part)
+                    if (not spans or offset >= spans[-1][1]) and matches(part):
+                        spans.append((offset, end))
+                    offset = end + 1
         return spans

@@ -39,3 +39,21 @@ def test_spans_are_in_order_and_words_without_a_term_are_left() -> None:
     assert spans == sorted(spans)
     assert highlighter.spans(TEXT) == spans  # a hit met again: decided once, the same spans
     assert Highlighter([]).spans(TEXT) == [] and highlighter.spans("") == []
+
+
+def test_hits_prepared_together_are_marked_as_each_alone(monkeypatch) -> None:
+    """A query's hits' words are decided together, their terms read in one pass; each hit's
+    spans are then those it has alone, and no word is read again."""
+    from search import analysis
+    from search.ranking import highlight
+
+    texts = [TEXT, "Москва и Рособоронэкспорт: поставки зенитных систем", "Russia-China supplies, Moscow"]
+    terms = [(BODY, "поставка"), (NAMES, "rasabaranikspart"), (EXACT, "china"), (NAMES, "maskav")]
+    alone = [Highlighter(terms).spans(text) for text in texts]
+    asked: list[list[str]] = []
+    monkeypatch.setattr(highlight, "words_terms", lambda words: asked.append(list(words)) or analysis.words_terms(words))
+    together = Highlighter(terms)
+    together.prepare(texts)
+    assert len(asked) == 1 and {"Рособоронэкспорта", "Russia-China", "Russia", "China", "Moscow"} <= set(asked[0])
+    assert [together.spans(text) for text in texts] == alone and len(asked) == 1
+    assert [TEXT[s:e] for s, e in alone[0]] == ["Рособоронэкспорта", "China", "поставки"]
