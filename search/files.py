@@ -93,17 +93,17 @@ class FrozenTable:
         wanted = digest64(encoded)
         return self._entry(encoded, wanted, bisect.bisect_left(self._hashes, wanted))
 
-    def get_many(self, keys: Sequence[str]) -> list[str | None]:
-        """Each key's value (``get``), their binary searches made together: highlighting asks for a
-        query's hits' new words at once."""
+    def get_many(self, keys: Sequence[str], text: bool = True) -> list[Any]:
+        """Each key's value (``get``; as laid out where not ``text``), their binary searches made
+        together: highlighting asks for a query's hits' new words at once."""
         encoded = [key.encode("utf-8") for key in keys]
         wanted = [digest64(key) for key in encoded]
         hashes = np.frombuffer(self._hashes, dtype="<u8")
-        found: list[str | None] = []
+        found: list[Any] = []
         for key, hash_, at in zip(encoded, wanted, np.searchsorted(hashes, np.array(wanted, dtype=np.uint64)).tolist()):
             value = self._entry(key, hash_, at)
             try:
-                found.append(None if value is None else value.decode("utf-8"))
+                found.append(value.decode("utf-8") if text and value is not None else value)
             except UnicodeDecodeError:
                 found.append(None)
         return found
@@ -174,17 +174,21 @@ class MachineCache:
 
     Read through one connection kept open (opening one cost a query 0.2-0.4 ms), one thread at
     a time; written in batches. A missing, read-only or full cache folder only costs deriving the
-    values again, and a damaged file is started afresh. A table of text values may be frozen
-    (``freeze``) beside the file: reads look there first and ask SQLite for the rest only.
+    values again, and a damaged file is started afresh. A table of text values, or of bytes
+    (``binary``), may be frozen (``freeze``) beside the file: reads look there first and ask SQLite
+    for the rest only.
     """
 
-    def __init__(self, path: Path, table: str = "entries", columns: tuple[str, str] = ("key", "value")) -> None:
+    def __init__(self, path: Path, table: str = "entries", columns: tuple[str, str] = ("key", "value"),
+                 binary: bool = False) -> None:
         self.path = path
         self.frozen_path = path.with_name(path.name + ".frozen.npy")
         key, value = columns
+        self._binary = binary
         self._create = f"CREATE TABLE IF NOT EXISTS {table} ({key} TEXT PRIMARY KEY, {value} BLOB)"
         self._select = f"SELECT {key}, {value} FROM {table} WHERE {key} IN "
-        self._every = f"SELECT {key}, {value} FROM {table} WHERE typeof({value}) = 'text'"
+        self._every = (f"SELECT {key}, {value} FROM {table} "
+                       f"WHERE typeof({value}) = '{'blob' if binary else 'text'}'")
         self._count = f"SELECT count(*) FROM {table}"
         self._insert = f"INSERT OR REPLACE INTO {table} VALUES (?, ?)"
         self._reader: sqlite3.Connection | None = None
@@ -196,7 +200,8 @@ class MachineCache:
         found: dict[str, Any] = {}
         frozen = self._open_frozen()
         if frozen is not None:
-            found.update((key, value) for key, value in zip(keys, frozen.get_many(keys)) if value is not None)
+            found.update((key, value) for key, value in zip(keys, frozen.get_many(keys, text=not self._binary))
+                         if value is not None)
             keys = [key for key in keys if key not in found]
         if keys:
             found.update(self._stored(keys))
@@ -205,7 +210,7 @@ class MachineCache:
     def get(self, key: str) -> Any:
         """One key's value, or None (``read`` for one key, without its dict and list)."""
         frozen = self._open_frozen()
-        value = frozen.get(key) if frozen is not None else None
+        value = None if frozen is None else frozen.get_bytes(key) if self._binary else frozen.get(key)
         return value if value is not None else self._stored([key]).get(key)
 
     def _stored(self, keys: Sequence[str]) -> dict[str, Any]:
@@ -235,7 +240,7 @@ class MachineCache:
         return self._frozen  # type: ignore[return-value]
 
     def freeze(self) -> None:
-        """Lay the table's text values out as a frozen table beside it, if it has FREEZE_AFTER rows
+        """Lay the table's values out as a frozen table beside it, if it has FREEZE_AFTER rows
         or more beyond the frozen table there (a stale one only sends more reads to SQLite)."""
         try:
             with closing(read_only(self.path)) as db:

@@ -89,3 +89,17 @@ def test_a_frozen_machine_cache_is_read_first_and_sqlite_for_the_rest(tmp_path: 
     assert MachineCache(path).read(["реки", "полей", "небо"]) == {"реки": "река", "полей": "поле"}
     cache.frozen_path.write_bytes(cache.frozen_path.read_bytes()[:100])
     assert MachineCache(path).read(["реки"]) == {}  # a damaged one is not read
+
+
+def test_a_machine_cache_of_bytes_is_frozen_and_read_back_as_bytes(tmp_path: Path) -> None:
+    """Word vectors are bytes (float16 rows): frozen, they read back as they were written."""
+    vectors = {"moscow": np.arange(4, dtype=np.float16).tobytes(), "москва": b"\x00\x01\xff", "nul": b"\x00"}
+    path = tmp_path / "words.sqlite"
+    cache = MachineCache(path, "words", ("word", "vector"), binary=True)
+    cache.write(vectors.items())
+    cache.freeze()
+    assert FrozenTable(mapped(cache.frozen_path)).count == 3
+    path.unlink()  # the frozen table alone answers
+    reader = MachineCache(path, "words", ("word", "vector"), binary=True)
+    assert reader.read([*vectors, "paris"]) == vectors
+    assert reader.get("москва") == b"\x00\x01\xff" and reader.get("paris") is None

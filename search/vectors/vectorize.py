@@ -355,3 +355,4 @@ class _VocabularyJob:
         vocabulary.save(self.writer.store.path, self.writer.generation, self.words,
                         lambda words: np.array([known[w] for w in words], np.float32).reshape(-1, embeddings.DIM),
                         self.source)
+        self.cache.freeze()  # with the words queries met since, for queries

