@@ -130,7 +130,7 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
                 warn(ocr.INSTALL)  # once, however many images were skipped
             phase = "vectors"
             if with_vectors:
-                _fill_words(writer)
+                _fill_words(writer, progress)
                 vectorize.fill(writer, vectorize.SENTENCES, report, progress, workers, COMMIT_SECONDS, cluster)
             else:
                 report.vectors_missing = vectorize.missing(writer, vectorize.SENTENCES.space)
@@ -155,17 +155,29 @@ def index_paths(store: Store, paths: list[str], *, rebuild: bool = False, with_v
     return report
 
 
-def _fill_words(writer: Writer) -> None:
+def _fill_words(writer: Writer, progress: Progress) -> None:
     """The words of each segment's passages that have none yet, for alignment (``wordsets``): with the
     vector phase, which makes the vocabularies that alignment needs (1.7-1.9 s at 1x, all new)."""
+    folder = writer.store.vectors_folder(wordsets.FOLDER)
     segments = list(writer.segments)
+    lacking = [segments[i] for i in wordsets.missing(folder, [(s.segment_id(), s.doc_count_all()) for s in segments])]
+    if not lacking:
+        return
+    passages = [sorted(writer.live(segment, KIND, PASSAGE).tolist()) for segment in lacking]
+    progress.start("words", sum(map(len, passages)))
 
-    def passages(i: int) -> Iterator[tuple[int, str]]:
-        docnums = sorted(writer.live(segments[i], KIND, PASSAGE).tolist())
-        return zip(docnums, (record["text"] for record in writer.stored(segments[i], docnums)))
+    def texts(segment: W3Segment, docnums: list[int]) -> Iterator[tuple[int, str]]:
+        for start in range(0, len(docnums), WORDS_CHUNK):  # a chunk of records in memory at a time
+            chunk = docnums[start:start + WORDS_CHUNK]
+            yield from zip(chunk, (record["text"] for record in writer.stored(segment, chunk)))
+            progress.advance(len(chunk))
 
-    wordsets.fill(writer.store.vectors_folder(wordsets.FOLDER),
-                  [(segment.segment_id(), segment.doc_count_all()) for segment in segments], passages)
+    for segment, docnums in zip(lacking, passages):
+        wordsets.save(folder, segment.segment_id(), segment.doc_count_all(), texts(segment, docnums))
+
+
+WORDS_CHUNK = 2000
+"""Passages whose stored records ``_fill_words`` reads at a time."""
 
 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)

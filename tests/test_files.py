@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ def test_a_machine_cache_keeps_what_one_writes_for_another_to_read(tmp_path: Pat
     assert MachineCache(path).read(["город"]) == {} and not path.exists()  # damaged: started afresh
 
 
+def _saved(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
 def test_a_frozen_table_gives_each_keys_value_and_nothing_for_others(tmp_path: Path) -> None:
     items = [("договорах", "договор"), ("ёлка", "ёлка\tёлок"), ("city", ""), ("a b", "c\td")]
     items += [(f"w{i}", f"v{i}") for i in range(500)]
@@ -64,6 +71,8 @@ def test_a_frozen_table_gives_each_keys_value_and_nothing_for_others(tmp_path: P
     assert table.get_many(asked) == [table.get(key) for key in asked]  # the searches made together
     assert table.get_many([]) == [] and FrozenTable(FrozenTable.layout([])).get_many(["x"]) == [None]
     assert FrozenTable(FrozenTable.layout([])).get("x") is None
+    FrozenTable.write(tmp_path / "written.npy", items)  # part by part: the same file as np.save's of the layout
+    assert (tmp_path / "written.npy").read_bytes() == _saved(FrozenTable.layout(items))
     data = FrozenTable.layout(items)
     with pytest.raises(ValueError):
         FrozenTable(data[:-1])  # entries cut short

@@ -333,14 +333,26 @@ def test_each_segment_keeps_its_passages_words_and_they_go_with_it(tmp_path: Pat
     index.update([str(corpus)], vectors=False)
     folder = index.store.vectors_folder(wordsets.FOLDER)
     assert not folder.exists()  # no vocabulary to align with yet: not needed
-    index.update([str(corpus)], deep=False)
+    bars: list[tuple[str, int, int]] = []
+
+    class Recorded:
+        def start(self, label: str, total: int) -> None:
+            bars.append((label, total, 0))
+
+        def advance(self, amount: int) -> None:
+            label, total, done = bars[-1]
+            bars[-1] = (label, total, done + amount)
+
+    index.update([str(corpus)], deep=False, progress=Recorded())
+    (words,) = [bar for bar in bars if bar[0] == "words"]
+    assert words[1] == words[2] == index.stats().passages["en"] + index.stats().passages.get("ru", 0) > 0
     with index._snapshots.acquire() as snapshot:
         first = {leaf.segment.segment_id() for leaf in snapshot.leaves}
         docnums = snapshot.passages().docnums.tolist()
         assert docnums and all(snapshot.word_hashes(docnum).tolist()
                                == wordsets.of_text(snapshot.stored(docnum)["text"]).tolist() for docnum in docnums)
-    assert {path.name for path in folder.iterdir()} == first
+    assert {path.name.split(".")[0] for path in folder.iterdir()} == first
     index.update([str(_other_folder(tmp_path))], rebuild=True, deep=False)
     with index._snapshots.acquire() as snapshot:
         again = {leaf.segment.segment_id() for leaf in snapshot.leaves}
-    assert {path.name for path in folder.iterdir()} == again and not again & first
+    assert {path.name.split(".")[0] for path in folder.iterdir()} == again and not again & first

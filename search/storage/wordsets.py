@@ -4,12 +4,14 @@ Word alignment (``ranking.alignment``) looks up the words of a query's 30 best
 candidates in the vocabularies. Decoding their stored text, splitting it into
 folded letter runs and finding each new form in a vocabulary took 1.34 ms a 1x
 headline; through these hashes it takes 0.31. The indexer splits each passage
-once instead (``fill``, before the vector phase: 1.7-1.9 s at 1x) and keeps its
-forms' hashes (``files.digest64``), one folder per segment (``words/<segment>/``,
+once instead (the indexer, before the vector phase: 1.7-1.9 s at 1x) and keeps its
+forms' hashes (``files.digest64``), one folder per segment (``words/<segment>.<stamp>/``,
 9 MB at 1x), which a query reads from memory maps; a vocabulary keeps its words'
 hashes too (``vectors.vocabulary.Vocabulary.hashed``). The hashes name no
-vocabulary, so a new vocabulary leaves them as they are; a segment without them
-(one written before them) is aligned from its text.
+vocabulary, so a new vocabulary leaves them as they are. The stamp names the
+rules that split and fold words (``analysis.analysis_stamp``): under other
+rules a segment's words are written again. A segment without them (one written
+before them, or under other rules) is aligned from its text.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..analysis import fold
+from ..analysis import analysis_stamp, fold
 from ..files import digest64, mapped, replace_path
 from ..languages.characters import LETTER_RUN
 from . import checksums
 
 FOLDER = "words"
 """The folder beside the segments that holds a folder of hashes per segment."""
+LAYOUT = 1
+"""The folders' layout (with the rules' stamp in each folder's name)."""
 _FORMS_MEMO = 500_000
 """Word forms whose hash a process keeps (texts repeat their words)."""
 _hashes: dict[str, int] = {}
@@ -58,8 +62,9 @@ def of_text(text: str) -> np.ndarray:
 
 
 def table(words: Sequence[str]) -> np.ndarray:
-    """Words' hashes sorted, above the row each one has in ``words``: a (2, n) uint64 array."""
-    found = hashes(words)
+    """Words' hashes sorted, above the row each one has in ``words``: a (2, n) uint64 array (not
+    kept in the memo of passages' words)."""
+    found = np.fromiter((digest64(word) for word in words), np.uint64, len(words))
     order = np.argsort(found, kind="stable")
     return np.stack([found[order], order.astype(np.uint64)])
 
@@ -86,8 +91,13 @@ class SegmentWords:
         return self.hashes[self.offsets[record]:self.offsets[record + 1]]
 
 
+def _name(segment_id: str) -> str:
+    return f"{segment_id}.{LAYOUT}-{analysis_stamp()}"
+
+
 def save(folder: Path, segment_id: str, records: int, texts: Iterable[tuple[int, str]]) -> None:
-    """Write a segment's words (``texts``: its passages' record numbers and texts), atomically."""
+    """Write a segment's words (``texts``: its passages' record numbers and texts), atomically, and
+    remove those it had under other rules."""
     counts = np.zeros(records, np.int64)
     parts = []
     for record, text in texts:
@@ -106,13 +116,18 @@ def save(folder: Path, segment_id: str, records: int, texts: Iterable[tuple[int,
         checksums.seal_folder(tmp)
 
     folder.mkdir(exist_ok=True)
-    replace_path(folder / segment_id, write)
+    name = _name(segment_id)
+    replace_path(folder / name, write)
+    for old in [folder / segment_id, *folder.glob(f"{segment_id}.*")]:  # (the first layout had no stamp)
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def load(folder: Path, segment_id: str, records: int) -> SegmentWords | None:
-    """A segment's words, memory-mapped; None where it has none, or they are damaged or of another
-    shape (its passages are then aligned from their text, and the next indexing run writes them)."""
-    path = folder / segment_id
+    """A segment's words, memory-mapped; None where it has none under these rules, or they are
+    damaged or of another shape (its passages are then aligned from their text, and the next
+    indexing run writes them)."""
+    path = folder / _name(segment_id)
     if checksums.folder_damaged(path) is not None:
         return None
     try:
@@ -121,18 +136,11 @@ def load(folder: Path, segment_id: str, records: int) -> SegmentWords | None:
         return None
     ok = (found.offsets.dtype == np.int64 and found.offsets.shape == (records + 1,)
           and found.hashes.dtype == np.uint64 and found.hashes.ndim == 1
-          and int(found.offsets[0]) == 0 and int(found.offsets[-1]) == len(found.hashes))
+          and int(found.offsets[0]) == 0 and int(found.offsets[-1]) == len(found.hashes)
+          and bool(np.all(np.diff(found.offsets) >= 0)))
     return found if ok else None
 
 
-def fill(folder: Path, segments: Sequence[tuple[str, int]],
-         passages: Callable[[int], Iterable[tuple[int, str]]]) -> int:
-    """Write the words of the segments (id, records) that have none: ``passages(i)`` gives the
-    i-th one's passages (record, text). Returns how many segments were written."""
-    written = 0
-    for i, (segment_id, records) in enumerate(segments):
-        if load(folder, segment_id, records) is None:
-            shutil.rmtree(folder / segment_id, ignore_errors=True)
-            save(folder, segment_id, records, passages(i))
-            written += 1
-    return written
+def missing(folder: Path, segments: Sequence[tuple[str, int]]) -> list[int]:
+    """Which of the segments (id, records) have no words ``load`` can read."""
+    return [i for i, (segment_id, records) in enumerate(segments) if load(folder, segment_id, records) is None]

@@ -134,7 +134,8 @@ class QueryVector:
         """Tokenize the text now, where ``encoder.c``'s pass is loaded already (never waiting for the
         model): the caller's, while e5's thread computes e5's vector in C. Tokenizing is Python, which
         on e5's thread took the GIL in turns with the caller's (0.57 ms a 1x headline there, 0.07-0.12
-        alone); the pass is then one C call."""
+        alone); the pass is then one C call. (Should e5's thread offer to compute the vector while this
+        holds the lock, some 0.1 ms, the caller computes it when it needs it.)"""
         if not _forward.cache_info().currsize or not self._lock.acquire(blocking=False):
             return
         try:

@@ -41,19 +41,23 @@ def test_a_segments_words_are_read_back_record_by_record(tmp_path: Path) -> None
     assert wordsets.load(tmp_path, "passages_y", 3) is None
 
 
-def test_fill_writes_the_words_a_segment_lacks_or_holds_damaged_and_leaves_the_rest(tmp_path: Path) -> None:
-    asked: list[int] = []
-
-    def passages(i: int) -> list[tuple[int, str]]:
-        asked.append(i)
-        return [(0, ["Warsaw is the capital.", "Варшава — столица."][i])]
-
+def test_missing_names_the_segments_without_readable_words_and_save_replaces_them(tmp_path: Path) -> None:
+    """A segment lacks words it never had, damaged ones, and those written under other rules (the
+    stamp of the analysis that splits and folds words); saving them again removes the others."""
     segments = [("passages_a", 1), ("passages_b", 1)]
-    assert wordsets.fill(tmp_path, segments, passages) == 2 and asked == [0, 1]
-    assert wordsets.fill(tmp_path, segments, passages) == 0 and asked == [0, 1]
-    with open(tmp_path / "passages_b" / "hashes.npy", "ab") as file:
+    assert wordsets.missing(tmp_path, segments) == [0, 1]
+    wordsets.save(tmp_path, "passages_a", 1, [(0, "Warsaw is the capital.")])
+    wordsets.save(tmp_path, "passages_b", 1, [(0, "Варшава — столица.")])
+    assert wordsets.missing(tmp_path, segments) == []
+    (folder,) = tmp_path.glob("passages_b.*")
+    with open(folder / "hashes.npy", "ab") as file:
         file.write(b"\0" * 8)
-    assert wordsets.load(tmp_path, "passages_b", 1) is None
-    assert wordsets.fill(tmp_path, segments, passages) == 1 and asked == [0, 1, 1]
+    assert wordsets.missing(tmp_path, segments) == [1]
+    wordsets.save(tmp_path, "passages_b", 1, [(0, "Варшава — столица.")])
     found = wordsets.load(tmp_path, "passages_b", 1)
     assert found is not None and found.of(0).tolist() == wordsets.of_text("Варшава — столица.").tolist()
+    other = tmp_path / "passages_a.0-other-rules"
+    (tmp_path / wordsets._name("passages_a")).rename(other)
+    assert wordsets.missing(tmp_path, segments) == [0]  # written under other rules: not read
+    wordsets.save(tmp_path, "passages_a", 1, [(0, "Warsaw is the capital.")])
+    assert not other.exists() and sorted(p.name.split(".")[0] for p in tmp_path.iterdir()) == ["passages_a", "passages_b"]
