@@ -168,8 +168,9 @@ def search(snapshot: Snapshot, text: str, *, limit: int = 10, lang: Lang | None 
     sentence = embeddings.QueryVector(parsed.text)
     beside = bool(deep_coverage and deep_coverage.covered)
     # e5 on its thread, the rest on this one, each one thread: two cores (see deep.beside_query). Entered
-    # before e5's thread starts: OpenBLAS's set_num_threads(1) then took 0.01 ms, where with e5's pass
-    # already on the other core it took a median 2.2 ms (bench/performance.py's 1x headlines).
+    # before e5's thread starts: OpenBLAS's set_num_threads(1) waits for its own worker thread, which
+    # found no free core once e5's pass had one and other work the other (a median 2.2 ms a 1x headline
+    # beside another benchmark; 0.01 ms either way on a quiet machine).
     with deep.beside_query() if beside else nullcontext():
         if beside:
             snapshot.deep.prepare(lang)  # here: the scorer it reads is this thread's
