@@ -158,3 +158,20 @@ def test_passage_words_looked_up_together_are_each_passages_own(seeds_index: Ind
             together = _per_passage(words.rows(docnums))
             alone = [_per_passage(words.rows([docnum]))[0] for docnum in docnums]
             assert together == alone and len(together) == len(docnums)
+
+
+def test_a_batch_with_a_passage_whose_segment_has_no_words_is_aligned_from_text(seeds_index: Index) -> None:
+    """Where one passage's segment has no hashes (an index written before them, or under other rules),
+    the whole batch is read from text, and gives what the hashes give."""
+    docnums = list(_passages(seeds_index))[:20]
+    with seeds_index._snapshots.acquire() as snapshot:
+        hashed = _per_passage(snapshot.passage_words.rows(docnums))
+        asked: list[int] = []
+
+        def text(docnum: int) -> str:
+            asked.append(docnum)
+            return snapshot.stored(docnum)["text"]
+
+        some = PassageWords(snapshot.vocabularies, text,
+                            lambda docnum: None if docnum == docnums[3] else snapshot.word_hashes(docnum))
+        assert _per_passage(some.rows(docnums)) == hashed and sorted(asked) == sorted(docnums)
